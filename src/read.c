@@ -1,0 +1,156 @@
+/*
+ * read.c
+ *	  Reads of persistent streams: es.read_stream, es.read_stream_backward,
+ *	  es.stream_version.
+ *
+ * Reads run under the caller's snapshot, like any STABLE function: they see
+ * what the calling statement sees, and take no locks beyond the tables'.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "event_streaming.h"
+
+#define EVENT_COLUMNS \
+	"global_position, stream, stream_offset, event_id, event_type," \
+	" schema_version, data, metadata, correlation_id, causation_id, created_at"
+
+static EsPlan forward_plan = {
+	.sql = "SELECT " EVENT_COLUMNS " FROM es.events"
+	" WHERE stream OPERATOR(pg_catalog.=) $1 AND stream_offset OPERATOR(pg_catalog.>=) $2"
+	" ORDER BY stream_offset LIMIT $3",
+	.nargs = 3,
+	.argtypes = {TEXTOID, INT8OID, INT8OID}
+};
+
+static EsPlan backward_plan = {
+	.sql = "SELECT " EVENT_COLUMNS " FROM es.events"
+	" WHERE stream OPERATOR(pg_catalog.=) $1 AND stream_offset OPERATOR(pg_catalog.<=) $2"
+	" ORDER BY stream_offset DESC LIMIT $3",
+	.nargs = 3,
+	.argtypes = {TEXTOID, INT8OID, INT8OID}
+};
+
+static EsPlan version_plan = {
+	.sql = "SELECT c.kind, (SELECT e.stream_offset FROM es.events e"
+	"                 WHERE e.stream OPERATOR(pg_catalog.=) $1"
+	"                 ORDER BY e.stream_offset DESC LIMIT 1)"
+	"  FROM (SELECT) AS one"
+	"  LEFT JOIN es.stream_catalog c ON c.stream OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {TEXTOID}
+};
+
+/* Run a read-only plan under the caller's snapshot. */
+static void
+RunRead(EsPlan *p, Datum *values)
+{
+	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, NULL, true, 0);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "stream read failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * The stream's kind and version (-1: no events).  Refuses a queue's name:
+ * a name belongs to one kind.
+ */
+static int64
+StreamVersion(const char *stream)
+{
+	Datum		values[1] = {CStringGetTextDatum(stream)};
+	bool		isnull;
+	char	   *kind;
+	Datum		v;
+
+	RunRead(&version_plan, values);
+	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (kind != NULL && strcmp(kind, ES_KIND_EPHEMERAL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("stream \"%s\" is a queue", stream),
+				 errdetail("Only persistent streams have events to read.")));
+	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	return isnull ? -1 : DatumGetInt64(v);
+}
+
+/* Shared body of the forward and backward reads. */
+static Datum
+ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *stream;
+	int64		from;
+	int			max_count;
+	Datum		values[3];
+
+	stream = EsTextArgNotNull(fcinfo, 0, "stream name");
+	EsValidateName(stream, "stream name");
+	from = PG_ARGISNULL(1) ? default_from : PG_GETARG_INT64(1);
+	if (from < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_offset must not be negative"),
+				 errdetail("Got %lld.", (long long) from)));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_count must not be null")));
+	max_count = EsValidateMaxCount(PG_GETARG_INT32(2));
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	SPI_connect();
+	values[0] = CStringGetTextDatum(stream);
+	values[1] = Int64GetDatum(from);
+	values[2] = Int64GetDatum(max_count);
+	RunRead(plan, values);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	/* No events: tell a queue's name apart from an empty stream. */
+	if (SPI_processed == 0)
+		(void) StreamVersion(stream);
+	SPI_finish();
+
+	return (Datum) 0;
+}
+
+/*
+ * es.read_stream(stream, from_offset, max_count): up to max_count events at
+ * offsets >= from_offset, in offset order.  Past the end: no rows.
+ */
+PG_FUNCTION_INFO_V1(es_read_stream);
+Datum
+es_read_stream(PG_FUNCTION_ARGS)
+{
+	return ReadStream(fcinfo, &forward_plan, 0);
+}
+
+/*
+ * es.read_stream_backward(stream, from_offset, max_count): up to max_count
+ * events at offsets <= from_offset (NULL: from the last), newest first.
+ */
+PG_FUNCTION_INFO_V1(es_read_stream_backward);
+Datum
+es_read_stream_backward(PG_FUNCTION_ARGS)
+{
+	return ReadStream(fcinfo, &backward_plan, PG_INT64_MAX);
+}
+
+/* es.stream_version(stream) → offset of the last event, -1 for none. */
+PG_FUNCTION_INFO_V1(es_stream_version);
+Datum
+es_stream_version(PG_FUNCTION_ARGS)
+{
+	char	   *stream = EsTextArgNotNull(fcinfo, 0, "stream name");
+	int64		version;
+
+	EsValidateName(stream, "stream name");
+	SPI_connect();
+	version = StreamVersion(stream);
+	SPI_finish();
+	PG_RETURN_INT64(version);
+}

@@ -1,0 +1,172 @@
+/*
+ * shmem.c
+ *	  Shared state: the registry of global positions held by in-flight
+ *	  transactions.
+ *
+ * Every backend owns one slot, indexed by its pgprocno, holding the lowest
+ * global position its current transaction has taken (0 when none).  A
+ * reader that wants to know up to which position every event is settled
+ * (committed or aborted) takes the lock exclusively and looks at all slots:
+ * nothing below the smallest published position can still appear.  Writers
+ * take the lock shared around "take a position, publish it", so a reader
+ * never sees a position handed out but not yet published.
+ */
+#include "postgres.h"
+
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "commands/sequence.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+
+#include "event_streaming.h"
+
+typedef struct EsShared
+{
+	LWLock	   *lock;			/* guards position hand-out against readers */
+	int			nslots;
+	pg_atomic_uint64 min_position[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
+} EsShared;
+
+static EsShared *es_shared = NULL;
+static bool es_slot_in_use = false;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* One slot for every PGPROC: backends, workers, auxiliaries, prepared xacts. */
+static int
+EsSlotCount(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
+static Size
+EsShmemSize(void)
+{
+	return add_size(offsetof(EsShared, min_position),
+					mul_size(EsSlotCount(), sizeof(pg_atomic_uint64)));
+}
+
+static void
+EsShmemRequest(void)
+{
+#if PG_VERSION_NUM >= 150000
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(EsShmemSize());
+	RequestNamedLWLockTranche("event_streaming", 1);
+}
+
+static void
+EsShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	es_shared = ShmemInitStruct("event_streaming", EsShmemSize(), &found);
+	if (!found)
+	{
+		es_shared->lock = &(GetNamedLWLockTranche("event_streaming"))->lock;
+		es_shared->nslots = EsSlotCount();
+		for (int i = 0; i < es_shared->nslots; i++)
+			pg_atomic_init_u64(&es_shared->min_position[i], 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Release this backend's slot when its transaction ends.  The callback runs
+ * after the commit is visible to new snapshots, so a reader that finds the
+ * slot empty also sees the events.
+ */
+static void
+EsXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			if (es_slot_in_use && es_shared != NULL)
+			{
+				pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], 0);
+				es_slot_in_use = false;
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Reserve shared memory and install the hooks.  Outside of
+ * shared_preload_libraries nothing is reserved, and the functions that need
+ * the shared state refuse to run (EsRequirePreloaded).
+ */
+void
+EsShmemInit(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = EsShmemRequest;
+#else
+	EsShmemRequest();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = EsShmemStartup;
+	RegisterXactCallback(EsXactCallback, NULL);
+}
+
+/* Refuse to run without the shared state, naming the setting that fixes it. */
+void
+EsRequirePreloaded(void)
+{
+	if (es_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("event_streaming is not loaded through shared_preload_libraries"),
+				 errhint("Add event_streaming to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * Take the next global position from the sequence and publish it in this
+ * backend's slot if it is the transaction's first.
+ *
+ * The sequence is locked before the LWLock so that nextval never waits on a
+ * heavyweight lock while readers are kept out.
+ */
+int64
+EsNextGlobalPosition(Oid seqoid)
+{
+	int64		pos;
+
+	LockRelationOid(seqoid, RowExclusiveLock);
+
+	LWLockAcquire(es_shared->lock, LW_SHARED);
+	pos = nextval_internal(seqoid, false);
+	if (!es_slot_in_use)
+	{
+		pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], (uint64) pos);
+		es_slot_in_use = true;
+	}
+	LWLockRelease(es_shared->lock);
+
+	return pos;
+}

@@ -1,0 +1,46 @@
+/*
+ * spi_util.c
+ *	  Saved SPI plans and catalog look-ups.
+ *
+ * Every statement the extension runs is fully schema-qualified (operators
+ * included, as OPERATOR(pg_catalog.=)), prepared on first use and kept for
+ * the life of the backend, so a hot path plans nothing and a hostile
+ * search_path changes nothing.  Values always travel as parameters.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "utils/lsyscache.h"
+
+#include "event_streaming.h"
+
+/* The plan of a statement, prepared and saved the first time it is needed. */
+SPIPlanPtr
+EsPreparedPlan(EsPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 p->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		p->plan = plan;
+	}
+	return p->plan;
+}
+
+/* OID of a relation of schema es; looked up each call, it is cheap and safe. */
+Oid
+EsRelationOid(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("es", false);
+	Oid			relid = get_relname_relid(relname, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation es.%s does not exist", relname);
+	return relid;
+}

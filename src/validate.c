@@ -1,0 +1,90 @@
+/*
+ * validate.c
+ *	  Argument checks shared by the SQL-callable functions.
+ *
+ * Every check raises a clear error with a fitting SQLSTATE before anything is
+ * written, so bad input never leaves half-written state.
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "event_streaming.h"
+
+/* Fetch a text argument that must not be NULL, as a C string. */
+char *
+EsTextArgNotNull(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * A stream name or an event type ("what" says which): 1 to
+ * ES_MAX_NAME_BYTES bytes, no control characters.
+ */
+void
+EsValidateName(const char *name, const char *what)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	if (len > ES_MAX_NAME_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", what),
+				 errdetail("It is %zu bytes long; the limit is %d bytes.",
+						   len, ES_MAX_NAME_BYTES)));
+	for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", what),
+					 errdetail("Byte %d is 0x%02x.",
+							   (int) (p - (const unsigned char *) name) + 1, *p)));
+	}
+}
+
+/* Metadata, when given, is a JSON object. */
+void
+EsValidateMetadata(Jsonb *metadata)
+{
+	if (metadata != NULL && !JB_ROOT_IS_OBJECT(metadata))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event metadata must be a JSON object")));
+}
+
+/* NULL means any version; -1 means no stream; n >= 0 an exact version. */
+void
+EsValidateExpectedVersion(int64 expected)
+{
+	if (expected < -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected version must be -1 or greater"),
+				 errdetail("Got %lld. Use NULL for any version, -1 for a stream that must not exist yet, or the offset of the stream's last event.",
+						   (long long) expected)));
+}
+
+/* max_count of a read: 1 .. event_streaming.max_read_count. */
+int
+EsValidateMaxCount(int32 max_count)
+{
+	if (max_count < 1 || max_count > es_max_read_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_count must be between 1 and %d", es_max_read_count),
+				 errdetail("Got %d.", max_count),
+				 errhint("The upper limit is set by event_streaming.max_read_count.")));
+	return max_count;
+}

@@ -1,0 +1,89 @@
+-- Every bad input, with its SQLSTATE.  Nothing may be written by any of them.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS event_streaming;
+RESET client_min_messages;
+
+CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    state text; msg text; detail text;
+BEGIN
+    EXECUTE stmt;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    RETURN state || ': ' || msg || coalesce(' | ' || nullif(detail, ''), '');
+END $$;
+
+SELECT es.append('err-1', 'Opened', '{}');
+SELECT count(*) AS events_before FROM es.events \gset
+
+CREATE TABLE pg_temp.cases (n serial, stmt text);
+INSERT INTO pg_temp.cases (stmt) VALUES
+ -- stream names
+ ($$SELECT es.append(NULL, 'T', '{}')$$),
+ ($$SELECT es.append('', 'T', '{}')$$),
+ ($$SELECT es.append(repeat('x', 201), 'T', '{}')$$),
+ ($$SELECT es.append(repeat('é', 101), 'T', '{}')$$),
+ ($$SELECT es.append(E'bad\nname', 'T', '{}')$$),
+ ($$SELECT es.append(E'tab\there', 'T', '{}')$$),
+ ($$SELECT es.append(E'del\x7f', 'T', '{}')$$),
+ -- event types and data
+ ($$SELECT es.append('err-1', NULL, '{}')$$),
+ ($$SELECT es.append('err-1', '', '{}')$$),
+ ($$SELECT es.append('err-1', repeat('t', 201), '{}')$$),
+ ($$SELECT es.append('err-1', E'T\r', '{}')$$),
+ ($$SELECT es.append('err-1', 'T', NULL)$$),
+ ($$SELECT es.append('err-1', 'T', '{}', '[1]')$$),
+ ($$SELECT es.append('err-1', 'T', '{}', '"meta"')$$),
+ -- expected versions
+ ($$SELECT es.append('err-1', 'T', '{}', NULL, -2)$$),
+ ($$SELECT es.append('err-1', 'T', '{}', NULL, -9223372036854775808)$$),
+ ($$SELECT es.append('err-1', 'T', '{}', NULL, 5)$$),
+ ($$SELECT es.append('err-1', 'T', '{}', NULL, -1)$$),
+ ($$SELECT es.append('err-new', 'T', '{}', NULL, 0)$$),
+ ($$SELECT es.append_event('err-1', 'T', '{}', NULL, 3)$$),
+ -- batches
+ ($$SELECT es.append_batch(NULL, '[{"type":"T","data":1}]')$$),
+ ($$SELECT es.append_batch('', '[{"type":"T","data":1}]')$$),
+ ($$SELECT es.append_batch('err-1', NULL)$$),
+ ($$SELECT es.append_batch('err-1', '{"type":"T","data":1}')$$),
+ ($$SELECT es.append_batch('err-1', '"text"')$$),
+ ($$SELECT es.append_batch('err-1', '[]')$$),
+ ($$SELECT es.append_batch('err-1', '[1]')$$),
+ ($$SELECT es.append_batch('err-1', '[[{"type":"T","data":1}]]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"data":1}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T"}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":5,"data":1}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"","data":1}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1,"metadata":[1]}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1,"id":"not-a-uuid"}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1,"id":7}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1,"typo":true}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1,"id":"c0000000-0000-4000-8000-000000000001"},{"type":"T","data":2,"id":"c0000000-0000-4000-8000-000000000001"}]')$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1}]', -2)$$),
+ ($$SELECT es.append_batch('err-1', '[{"type":"T","data":1}]', 9)$$),
+ ($$SELECT es.append_batch('err-1', (SELECT jsonb_agg(jsonb_build_object('type','T','data',i)) FROM generate_series(1, 10001) i))$$),
+ -- reads
+ ($$SELECT * FROM es.read_stream(NULL)$$),
+ ($$SELECT * FROM es.read_stream('')$$),
+ ($$SELECT * FROM es.read_stream(repeat('x', 201))$$),
+ ($$SELECT * FROM es.read_stream('err-1', -1)$$),
+ ($$SELECT * FROM es.read_stream('err-1', 0, 0)$$),
+ ($$SELECT * FROM es.read_stream('err-1', 0, -5)$$),
+ ($$SELECT * FROM es.read_stream('err-1', 0, 2147483647)$$),
+ ($$SELECT * FROM es.read_stream('err-1', 0, NULL)$$),
+ ($$SELECT * FROM es.read_stream_backward('err-1', -1)$$),
+ ($$SELECT * FROM es.read_stream_backward('err-1', NULL, 0)$$),
+ ($$SELECT es.stream_version(NULL)$$),
+ ($$SELECT es.stream_version('')$$),
+ ($$SELECT es.stream_version(E'x\ny')$$),
+ -- settings: out of range, and the reserved prefix
+ ($$SET event_streaming.max_batch_size = 0$$),
+ ($$SET event_streaming.max_read_count = -1$$),
+ ($$SET event_streaming.no_such_setting = 1$$);
+
+SELECT n, pg_temp.try(stmt) AS result FROM pg_temp.cases ORDER BY n;
+
+-- None of them wrote anything.
+SELECT count(*) - :events_before AS events_written FROM es.events;
+SELECT count(*) AS streams_registered FROM es.stream_catalog WHERE stream LIKE 'err-%' AND stream <> 'err-1';
