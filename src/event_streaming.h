@@ -29,7 +29,7 @@ extern void EsGucInit(void);
 /* shmem.c */
 extern void EsShmemInit(void);
 extern void EsRequirePreloaded(void);
-extern int64 EsNextGlobalPosition(Oid seqoid);
+extern void EsNextGlobalPositions(Oid seqoid, int n, int64 *pos);
 
 /* validate.c */
 extern char *EsTextArgNotNull(FunctionCallInfo fcinfo, int argno, const char *what);

@@ -15,6 +15,7 @@
 
 #include "access/twophase.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/sequence.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -146,27 +147,35 @@ EsRequirePreloaded(void)
 }
 
 /*
- * Take the next global position from the sequence and publish it in this
- * backend's slot if it is the transaction's first.
+ * Take n global positions from the sequence into pos[], publishing the first
+ * in this backend's slot if it is the transaction's first.
  *
  * The sequence is locked before the LWLock so that nextval never waits on a
  * heavyweight lock while readers are kept out.
+ *
+ * A sequence WAL-logs values ahead of use but does not flush that record:
+ * after a crash, values handed to a transaction that never committed would
+ * be handed out again.  So when nextval wrote a record we flush it before
+ * any position leaves this function.  That is one flush per 32 positions
+ * (SEQ_LOG_VALS), not one per append.
  */
-int64
-EsNextGlobalPosition(Oid seqoid)
+void
+EsNextGlobalPositions(Oid seqoid, int n, int64 *pos)
 {
-	int64		pos;
+	XLogRecPtr	last_rec = XactLastRecEnd;
 
 	LockRelationOid(seqoid, RowExclusiveLock);
 
 	LWLockAcquire(es_shared->lock, LW_SHARED);
-	pos = nextval_internal(seqoid, false);
+	for (int i = 0; i < n; i++)
+		pos[i] = nextval_internal(seqoid, false);
 	if (!es_slot_in_use)
 	{
-		pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], (uint64) pos);
+		pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], (uint64) pos[0]);
 		es_slot_in_use = true;
 	}
 	LWLockRelease(es_shared->lock);
 
-	return pos;
+	if (XactLastRecEnd != last_rec)
+		XLogFlush(XactLastRecEnd);
 }

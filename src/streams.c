@@ -326,7 +326,7 @@ AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
 	RegisterStream(stream, &st);
 
 	res->stream_offset = st.version + 1;
-	res->global_position = EsNextGlobalPosition(EsRelationOid("global_position_seq"));
+	EsNextGlobalPositions(EsRelationOid("global_position_seq"), 1, &res->global_position);
 	res->duplicate = false;
 
 	values[0] = Int64GetDatum(res->global_position);
@@ -622,7 +622,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 	int			dims[1];
 	int			lbs[1] = {1};
 	Datum		values[7];
-	Oid			seqoid;
+	int64	   *positions;
 
 	stream = EsTextArgNotNull(fcinfo, 0, "stream name");
 	EsValidateName(stream, "stream name");
@@ -650,7 +650,8 @@ es_append_batch(PG_FUNCTION_ARGS)
 	CheckStream(stream, &st, has_expected, expected);
 	RegisterStream(stream, &st);
 
-	seqoid = EsRelationOid("global_position_seq");
+	positions = palloc(sizeof(int64) * n);
+	EsNextGlobalPositions(EsRelationOid("global_position_seq"), n, positions);
 	pos = palloc(sizeof(Datum) * n);
 	off = palloc(sizeof(Datum) * n);
 	types = palloc(sizeof(Datum) * n);
@@ -659,7 +660,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 	meta_nulls = palloc(sizeof(bool) * n);
 	for (int i = 0; i < n; i++)
 	{
-		pos[i] = Int64GetDatum(EsNextGlobalPosition(seqoid));
+		pos[i] = Int64GetDatum(positions[i]);
 		off[i] = Int64GetDatum(st.version + 1 + i);
 		types[i] = PointerGetDatum(evs[i].event_type);
 		data[i] = evs[i].data;
