@@ -4,6 +4,7 @@
 #   make install               install into the server named by PG_CONFIG
 #   make ENABLE_ASSERTS=1      build with assertions (-DUSE_ASSERT_CHECKING) and -O0 -g
 #   make demo                  build, install, start a throwaway cluster and walk through the API
+#   make demo-stop             stop the demo cluster
 #   make test                  build, install and run every test suite on throwaway clusters
 
 EXTENSION   = event_streaming
@@ -20,12 +21,20 @@ PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
 PG_CFLAGS   += -O0 -g
 endif
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
 include $(PGXS)
+else
+all install:
+	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
+endif
 
-.PHONY: demo test bench
+.PHONY: demo demo-stop test bench
 demo:
 	scripts/demo.sh
+
+demo-stop:
+	scripts/cluster.sh stop .cluster
 
 test:
 	scripts/test.sh

@@ -1,0 +1,61 @@
+-- A short walk-through of event_streaming, run by `make demo` (scripts/demo.sh)
+-- right after CREATE EXTENSION event_streaming on a fresh cluster.
+\pset null '(null)'
+
+\echo
+\echo '== 1. Append events: es.append returns the new event''s offset in its stream'
+SELECT es.append('order-1', 'OrderPlaced', '{"sku": "A-100", "qty": 2}', '{"user": "alice"}') AS "offset";
+SELECT es.append('order-1', 'OrderPaid', '{"amount": 49.90}') AS "offset";
+SELECT es.append('order-2', 'OrderPlaced', '{"sku": "B-7", "qty": 1}') AS "offset";
+-- expected_version -1: the stream must not exist yet
+SELECT es.append('account-7', 'AccountOpened', '{"owner": "bob"}', expected_version => -1) AS "offset";
+
+\echo
+\echo '== 2. Append a batch atomically; expected_version 1 = order-1 must be at offset 1'
+SELECT es.append_batch('order-1', '[
+    {"type": "OrderShipped",   "data": {"carrier": "DHL"}, "metadata": {"user": "carol"}},
+    {"type": "OrderDelivered", "data": {}}
+  ]', 1) AS last_offset;
+
+\echo
+\echo '== 3. Read back: forward, backward, and the current version (-1: no such stream)'
+SELECT stream_offset, global_position, event_type, data, metadata
+  FROM es.read_stream('order-1');
+SELECT stream_offset, event_type, data
+  FROM es.read_stream_backward('order-1', max_count => 2);
+SELECT es.stream_version('order-1') AS "order-1",
+       es.stream_version('account-7') AS "account-7",
+       es.stream_version('order-99') AS "order-99";
+
+\echo
+\echo '== 4. Optimistic concurrency: two writers both saw account-7 at version 0'
+SELECT es.append('account-7', 'Deposited', '{"amount": 100}', expected_version => 0) AS "offset";
+-- the second writer's append fails with SQLSTATE ES001:
+DO $$
+DECLARE
+    msg    text;
+    detail text;
+BEGIN
+    PERFORM es.append('account-7', 'Withdrawn', '{"amount": 30}', expected_version => 0);
+EXCEPTION WHEN SQLSTATE 'ES001' THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'caught ES001: % (%)', msg, detail;
+END
+$$;
+\echo '-- the same conflict uncaught: an ERROR (deliberate; the walk-through goes on)'
+\set ON_ERROR_STOP off
+SELECT es.append('account-7', 'Withdrawn', '{"amount": 30}', expected_version => 0);
+\set ON_ERROR_STOP on
+
+\echo
+\echo '== 5. Idempotent retry: appending the same event_id again returns the original result'
+SELECT * FROM es.append_event('order-2', 'OrderPaid', '{"amount": 12.50}',
+                              event_id => 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
+-- e.g. the client timed out and retries: nothing new is written, duplicate = true
+SELECT * FROM es.append_event('order-2', 'OrderPaid', '{"amount": 12.50}',
+                              event_id => 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
+SELECT es.stream_version('order-2') AS "order-2";
+
+\echo
+\echo '== 6. All streams'
+SELECT stream, kind, category, version, event_count FROM es.streams ORDER BY stream;
