@@ -8,7 +8,9 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "access/sdir.h"
 #include "fmgr.h"
+#include "utils/snapshot.h"
 #include "utils/jsonb.h"
 
 /* Longest stream name, in bytes. */
@@ -49,6 +51,11 @@ typedef struct EsPlan
 
 extern SPIPlanPtr EsPreparedPlan(EsPlan *p);
 extern Oid	EsRelationOid(const char *relname);
+
+/* lookup.c */
+extern bool EsIndexFirst(const char *relname, const char *indexname, Datum key,
+						 RegProcedure eqproc, ScanDirection dir, Snapshot snap,
+						 int natts, const AttrNumber *attnums, Datum *values, bool *nulls);
 
 /* streams.c */
 extern void EsLockStream(const char *name);

@@ -14,12 +14,14 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -48,17 +50,11 @@ typedef struct NewEvent
 	bool		id_given;
 } NewEvent;
 
-static EsPlan probe_plan = {
-	.sql = "SELECT c.kind, l.stream_offset, d.stream, d.stream_offset, d.global_position"
-	"  FROM (SELECT) AS one"
-	"  LEFT JOIN es.stream_catalog c ON c.stream OPERATOR(pg_catalog.=) $1"
-	"  LEFT JOIN LATERAL (SELECT e.stream_offset FROM es.events e"
-	"                      WHERE e.stream OPERATOR(pg_catalog.=) $1"
-	"                      ORDER BY e.stream_offset DESC LIMIT 1) l ON true"
-	"  LEFT JOIN es.events d ON d.event_id OPERATOR(pg_catalog.=) $2",
-	.nargs = 2,
-	.argtypes = {TEXTOID, UUIDOID}
-};
+/* Column numbers of es.events and es.stream_catalog read by the probes. */
+#define Anum_events_global_position 1
+#define Anum_events_stream 2
+#define Anum_events_stream_offset 3
+#define Anum_stream_catalog_kind 2
 
 static EsPlan batch_ids_plan = {
 	.sql = "SELECT d.event_id, d.stream, d.stream_offset FROM es.events d"
@@ -117,21 +113,39 @@ EsLockStream(const char *name)
 }
 
 /*
- * A new event id: a version 7 UUID (millisecond time, then random bits), so
- * that ids generated together sit together in the event id index.
+ * A new event id: a version 7 UUID (millisecond time, then 74 random bits),
+ * so that ids generated together sit together in the event id index.
+ *
+ * The random bits come from a per-backend xoshiro generator seeded once
+ * from the strong random source: ids need to be unique, not secret, and a
+ * strong random call per append costs more than the rest of the id.
  */
 static void
 NewEventId(pg_uuid_t *uuid)
 {
+	static pg_prng_state prng;
+	static bool seeded = false;
 	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
 							   (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
+	uint64		r1;
+	uint64		r2;
 
-	if (!pg_strong_random(uuid->data + 6, UUID_LEN - 6))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random values")));
+	if (!seeded)
+	{
+		if (!pg_prng_strong_seed(&prng))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random values")));
+		seeded = true;
+	}
+	r1 = pg_prng_uint64(&prng);
+	r2 = pg_prng_uint64(&prng);
 	for (int i = 0; i < 6; i++)
 		uuid->data[i] = (unsigned char) (ms >> (40 - 8 * i));
+	for (int i = 0; i < 2; i++)
+		uuid->data[6 + i] = (unsigned char) (r1 >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		uuid->data[8 + i] = (unsigned char) (r2 >> (8 * i));
 	uuid->data[6] = (uuid->data[6] & 0x0f) | 0x70;
 	uuid->data[8] = (uuid->data[8] & 0x3f) | 0x80;
 }
@@ -161,15 +175,6 @@ RunWrite(EsPlan *p, Datum *values, const char *nulls, int expected)
 		elog(ERROR, "event insert failed: %s", SPI_result_code_string(rc));
 }
 
-static bool
-ColumnIsNull(int col)
-{
-	bool		isnull;
-
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
-	return isnull;
-}
-
 static Datum
 Column(int row, int col)
 {
@@ -181,31 +186,48 @@ Column(int row, int col)
 /*
  * Look at the stream: kind and version, and, when an event id is given, where
  * that id was appended before (dup_* set, dup_found true).
+ *
+ * The look-ups run under the latest snapshot: we hold the stream lock, so
+ * the previous holder has finished, but a REPEATABLE READ transaction
+ * snapshot could miss its commit and hand out an offset twice.  The command
+ * counter is advanced first so that earlier appends of this transaction are
+ * seen too.
  */
 static void
 ProbeStream(const char *stream, const pg_uuid_t *event_id, StreamState *st,
 			bool *dup_found, char **dup_stream, int64 *dup_offset, int64 *dup_position)
 {
-	Datum		values[2];
-	char		nulls[2] = {' ', event_id ? ' ' : 'n'};
+	static const AttrNumber kind_att[] = {Anum_stream_catalog_kind};
+	static const AttrNumber offset_att[] = {Anum_events_stream_offset};
+	static const AttrNumber dup_atts[] = {Anum_events_stream, Anum_events_stream_offset,
+	Anum_events_global_position};
+	Datum		name = CStringGetTextDatum(stream);
+	Datum		v[3];
+	bool		n[3];
+	Snapshot	snap;
 
-	values[0] = CStringGetTextDatum(stream);
-	values[1] = event_id ? UUIDPGetDatum(event_id) : (Datum) 0;
-	RunLookup(&probe_plan, values, nulls);
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
 
-	st->exists = !ColumnIsNull(1);
+	st->exists = EsIndexFirst("stream_catalog", "stream_catalog_pkey", name, F_TEXTEQ,
+							  ForwardScanDirection, snap, 1, kind_att, v, n);
 	st->is_queue = st->exists &&
-		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-			   ES_KIND_EPHEMERAL) == 0;
-	st->version = ColumnIsNull(2) ? -1 : DatumGetInt64(Column(0, 2));
+		strcmp(TextDatumGetCString(v[0]), ES_KIND_EPHEMERAL) == 0;
+	st->version = -1;
+	if (EsIndexFirst("events", "events_stream_offset_key", name, F_TEXTEQ,
+					 BackwardScanDirection, snap, 1, offset_att, v, n))
+		st->version = DatumGetInt64(v[0]);
 
-	*dup_found = !ColumnIsNull(3);
+	*dup_found = event_id != NULL &&
+		EsIndexFirst("events", "events_event_id_key", UUIDPGetDatum(event_id), F_UUID_EQ,
+					 ForwardScanDirection, snap, 3, dup_atts, v, n);
 	if (*dup_found)
 	{
-		*dup_stream = TextDatumGetCString(Column(0, 3));
-		*dup_offset = DatumGetInt64(Column(0, 4));
-		*dup_position = DatumGetInt64(Column(0, 5));
+		*dup_stream = TextDatumGetCString(v[0]);
+		*dup_offset = DatumGetInt64(v[1]);
+		*dup_position = DatumGetInt64(v[2]);
 	}
+	UnregisterSnapshot(snap);
 }
 
 /* Refuse a queue's name, and a version other than the expected one. */
