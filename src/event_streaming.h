@@ -13,6 +13,11 @@
 #include "utils/snapshot.h"
 #include "utils/jsonb.h"
 
+/* shmem_request_hook, InitMaterializedSRF and pg_prng arrived in 15. */
+#if PG_VERSION_NUM < 150000
+#error "event_streaming requires PostgreSQL 15 or later"
+#endif
+
 /* Longest stream name, in bytes. */
 #define ES_MAX_NAME_BYTES 200
 

@@ -22,7 +22,7 @@ EsGucInit(void)
 							"Largest number of events es.append_batch accepts in one call.",
 							NULL,
 							&es_max_batch_size,
-							10000, 1, 1000000,
+							10000, 1, 100000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
@@ -34,9 +34,5 @@ EsGucInit(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("event_streaming");
-#else
-	EmitWarningsOnPlaceholders("event_streaming");
-#endif
 }

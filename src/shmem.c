@@ -13,7 +13,7 @@
  */
 #include "postgres.h"
 
-#include "access/twophase.h"
+#include "access/twophase.h"	/* max_prepared_xacts */
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/sequence.h"
@@ -37,9 +37,7 @@ typedef struct EsShared
 static EsShared *es_shared = NULL;
 static bool es_slot_in_use = false;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* One slot for every PGPROC: backends, workers, auxiliaries, prepared xacts. */
@@ -59,10 +57,8 @@ EsShmemSize(void)
 static void
 EsShmemRequest(void)
 {
-#if PG_VERSION_NUM >= 150000
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(EsShmemSize());
 	RequestNamedLWLockTranche("event_streaming", 1);
 }
@@ -97,11 +93,22 @@ EsXactCallback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_PREPARE:
+
+			/*
+			 * A prepared transaction outlives this backend's slot, and
+			 * nothing tells us when COMMIT PREPARED runs; releasing the slot
+			 * now would let a reader pass positions that can still commit.
+			 */
+			if (es_slot_in_use)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has appended events")));
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
 			if (es_slot_in_use && es_shared != NULL)
 			{
 				pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], 0);
@@ -124,12 +131,8 @@ EsShmemInit(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = EsShmemRequest;
-#else
-	EsShmemRequest();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = EsShmemStartup;
 	RegisterXactCallback(EsXactCallback, NULL);

@@ -94,3 +94,16 @@ COMMIT;
 SELECT stream, kind, category, version, event_count, updated_at >= created_at AS times_ok
   FROM es.streams ORDER BY stream;
 SELECT es.category('order-42'), es.category('order'), es.category('a-b-c'), es.category('-x');
+
+-- A transaction that appended cannot be prepared (two-phase commit): its
+-- positions would outlive the backend's in-flight registry slot.
+BEGIN;
+SELECT es.append('tx-3', 'A', '{}');
+PREPARE TRANSACTION 'es_append_2pc';
+SELECT es.stream_version('tx-3');
+SELECT count(*) FROM pg_prepared_xacts;
+-- A prepared transaction that did not append is fine.
+BEGIN;
+SELECT es.stream_version('tx-3');
+PREPARE TRANSACTION 'es_read_2pc';
+COMMIT PREPARED 'es_read_2pc';
