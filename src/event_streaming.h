@@ -7,11 +7,11 @@
 
 #include "postgres.h"
 
-#include "executor/spi.h"
 #include "access/sdir.h"
+#include "executor/spi.h"
 #include "fmgr.h"
-#include "utils/snapshot.h"
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 
 /* shmem_request_hook, InitMaterializedSRF and pg_prng arrived in 15. */
 #if PG_VERSION_NUM < 150000
