@@ -19,7 +19,7 @@ void
 EsGucInit(void)
 {
 	DefineCustomIntVariable("event_streaming.max_batch_size",
-							"Largest number of events es.append_batch accepts in one call.",
+							"Largest number of events or messages one call appends, enqueues or claims.",
 							NULL,
 							&es_max_batch_size,
 							10000, 1, 100000,

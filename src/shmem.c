@@ -10,6 +10,14 @@
  * nothing below the smallest published position can still appear.  Writers
  * take the lock shared around "take a position, publish it", so a reader
  * never sees a position handed out but not yet published.
+ *
+ * A backend waiting in es.dequeue publishes the queue it waits on in its
+ * waiter slot (again by pgprocno).  A transaction that made messages of a
+ * queue visible (enqueue, nack, redrive, the ack of a group's head) sets
+ * the latch of every backend waiting on that queue once it has committed.
+ * The waiter publishes before it looks at the queue and the waker looks at
+ * the slots only after its commit is visible, so a wake-up is never lost:
+ * either the waiter's look sees the commit, or the waker sees the waiter.
  */
 #include "postgres.h"
 
@@ -34,8 +42,32 @@ typedef struct EsShared
 	pg_atomic_uint64 min_position[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
 } EsShared;
 
+/* A backend waiting in es.dequeue: queue 0 means not waiting. */
+typedef struct EsWaiter
+{
+	pg_atomic_uint32 queue_id;
+	Oid			dbid;
+} EsWaiter;
+
+typedef struct EsWaiters
+{
+	pg_atomic_uint32 count;		/* slots in use, so that wakers can skip */
+	EsWaiter	slot[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
+} EsWaiters;
+
 static EsShared *es_shared = NULL;
+static EsWaiters *es_waiters = NULL;
 static bool es_slot_in_use = false;
+static bool es_waiting = false;
+
+/*
+ * Queues this transaction made messages visible in, to wake at commit.  Past
+ * ES_MAX_CHANGED distinct queues, every waiter of the database is woken.
+ */
+#define ES_MAX_CHANGED 16
+static int32 es_changed[ES_MAX_CHANGED];
+static int	es_nchanged = 0;
+static bool es_changed_overflow = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -54,12 +86,19 @@ EsShmemSize(void)
 					mul_size(EsSlotCount(), sizeof(pg_atomic_uint64)));
 }
 
+static Size
+EsWaitersSize(void)
+{
+	return add_size(offsetof(EsWaiters, slot),
+					mul_size(EsSlotCount(), sizeof(EsWaiter)));
+}
+
 static void
 EsShmemRequest(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(EsShmemSize());
+	RequestAddinShmemSpace(add_size(EsShmemSize(), EsWaitersSize()));
 	RequestNamedLWLockTranche("event_streaming", 1);
 }
 
@@ -80,7 +119,42 @@ EsShmemStartup(void)
 		for (int i = 0; i < es_shared->nslots; i++)
 			pg_atomic_init_u64(&es_shared->min_position[i], 0);
 	}
+	es_waiters = ShmemInitStruct("event_streaming waiters", EsWaitersSize(), &found);
+	if (!found)
+	{
+		pg_atomic_init_u32(&es_waiters->count, 0);
+		for (int i = 0; i < EsSlotCount(); i++)
+		{
+			pg_atomic_init_u32(&es_waiters->slot[i].queue_id, 0);
+			es_waiters->slot[i].dbid = InvalidOid;
+		}
+	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Set the latch of every backend of this database waiting on a changed queue. */
+static void
+EsWakeWaiters(void)
+{
+	int			nslots = es_shared->nslots;
+
+	/* Our commit is visible; read the slots only after it. */
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&es_waiters->count) == 0)
+		return;
+	for (int i = 0; i < nslots; i++)
+	{
+		uint32		q = pg_atomic_read_u32(&es_waiters->slot[i].queue_id);
+		bool		wake = false;
+
+		if (q == 0 || es_waiters->slot[i].dbid != MyDatabaseId)
+			continue;
+		wake = es_changed_overflow;
+		for (int j = 0; j < es_nchanged && !wake; j++)
+			wake = (es_changed[j] == (int32) q);
+		if (wake)
+			SetLatch(&ProcGlobal->allProcs[i].procLatch);
+	}
 }
 
 /*
@@ -109,11 +183,17 @@ EsXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
 			if (es_slot_in_use && es_shared != NULL)
 			{
 				pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], 0);
 				es_slot_in_use = false;
 			}
+			if (event == XACT_EVENT_COMMIT && (es_nchanged > 0 || es_changed_overflow))
+				EsWakeWaiters();
+			es_nchanged = 0;
+			es_changed_overflow = false;
+			EsQueueWaitEnd();
 			break;
 		default:
 			break;
@@ -181,4 +261,54 @@ EsNextGlobalPositions(Oid seqoid, int n, int64 *pos)
 
 	if (XactLastRecEnd != last_rec)
 		XLogFlush(XactLastRecEnd);
+}
+
+/*
+ * Remember that this transaction made messages of a queue visible (or may
+ * have), so that waiting consumers are woken when it commits.  Without the
+ * shared state there can be no waiters, and nothing is remembered.
+ */
+void
+EsQueueChanged(int32 queue_id)
+{
+	if (es_shared == NULL || es_changed_overflow)
+		return;
+	for (int i = 0; i < es_nchanged; i++)
+		if (es_changed[i] == queue_id)
+			return;
+	if (es_nchanged == ES_MAX_CHANGED)
+		es_changed_overflow = true;
+	else
+		es_changed[es_nchanged++] = queue_id;
+}
+
+/*
+ * Publish that this backend waits on a queue.  Call before looking at the
+ * queue: see the header comment for why that order loses no wake-up.
+ */
+void
+EsQueueWaitBegin(int32 queue_id)
+{
+	EsWaiter   *w;
+
+	EsRequirePreloaded();
+	Assert(queue_id != 0);
+	w = &es_waiters->slot[MyProc->pgprocno];
+	w->dbid = MyDatabaseId;
+	pg_write_barrier();
+	pg_atomic_write_u32(&w->queue_id, (uint32) queue_id);
+	if (!es_waiting)
+		pg_atomic_fetch_add_u32(&es_waiters->count, 1);	/* a full barrier */
+	es_waiting = true;
+}
+
+/* Stop waiting; harmless when not waiting. */
+void
+EsQueueWaitEnd(void)
+{
+	if (!es_waiting)
+		return;
+	pg_atomic_write_u32(&es_waiters->slot[MyProc->pgprocno].queue_id, 0);
+	pg_atomic_fetch_sub_u32(&es_waiters->count, 1);
+	es_waiting = false;
 }

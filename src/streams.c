@@ -14,7 +14,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "common/pg_prng.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
@@ -94,60 +93,25 @@ static EsPlan batch_insert_plan = {
 };
 
 /*
- * Serialize appends to one stream for the rest of the transaction.
+ * Lock a stream or queue name for the rest of the transaction.
  *
- * A heavyweight lock on a hash of the name: appends to different streams
- * never wait for each other (a 64-bit hash collision only costs a wait), and
- * unlike a row lock it writes nothing.  Queue creation takes the same lock,
- * so a name cannot become both kinds at once.
+ * A heavyweight lock on a hash of the name: appends take it in ExclusiveLock
+ * mode, so appends to one stream serialize while appends to different
+ * streams never wait for each other (a 64-bit hash collision only costs a
+ * wait), and unlike a row lock it writes nothing.  Queue creation and drop
+ * take it in ExclusiveLock mode too, so a name cannot become both kinds at
+ * once; enqueues take ShareLock, so they run side by side but never into a
+ * queue being dropped.
  */
 void
-EsLockStream(const char *name)
+EsLockStream(const char *name, LOCKMODE mode)
 {
 	uint64		h = hash_bytes_extended((const unsigned char *) name, strlen(name), 0);
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
 						 ES_LOCKTAG_STREAM);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-}
-
-/*
- * A new event id: a version 7 UUID (millisecond time, then 74 random bits),
- * so that ids generated together sit together in the event id index.
- *
- * The random bits come from a per-backend xoshiro generator seeded once
- * from the strong random source: ids need to be unique, not secret, and a
- * strong random call per append costs more than the rest of the id.
- */
-static void
-NewEventId(pg_uuid_t *uuid)
-{
-	static pg_prng_state prng;
-	static bool seeded = false;
-	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
-							   (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
-	uint64		r1;
-	uint64		r2;
-
-	if (!seeded)
-	{
-		if (!pg_prng_strong_seed(&prng))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate random values")));
-		seeded = true;
-	}
-	r1 = pg_prng_uint64(&prng);
-	r2 = pg_prng_uint64(&prng);
-	for (int i = 0; i < 6; i++)
-		uuid->data[i] = (unsigned char) (ms >> (40 - 8 * i));
-	for (int i = 0; i < 2; i++)
-		uuid->data[6 + i] = (unsigned char) (r1 >> (8 * i));
-	for (int i = 0; i < 8; i++)
-		uuid->data[8 + i] = (unsigned char) (r2 >> (8 * i));
-	uuid->data[6] = (uuid->data[6] & 0x0f) | 0x70;
-	uuid->data[8] = (uuid->data[8] & 0x3f) | 0x80;
+	(void) LockAcquire(&tag, mode, false, false);
 }
 
 /*
@@ -290,7 +254,7 @@ ReadAppendArgs(FunctionCallInfo fcinfo, char **stream, NewEvent *ev,
 	if (ev->id_given)
 		ev->event_id = *PG_GETARG_UUID_P(5);
 	else
-		NewEventId(&ev->event_id);
+		EsNewUuid(&ev->event_id);
 }
 
 /* The result of one append. */
@@ -322,7 +286,7 @@ AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
 	EsRequirePreloaded();
 
 	SPI_connect();
-	EsLockStream(stream);
+	EsLockStream(stream, ExclusiveLock);
 	ProbeStream(stream, ev.id_given ? &ev.event_id : NULL, &st,
 				&dup_found, &dup_stream, &dup_offset, &dup_position);
 
@@ -481,7 +445,7 @@ ParseBatchEvent(JsonbValue *elem, int index, NewEvent *ev)
 	if (!have_data)
 		BatchError(index, "\"data\" is missing.");
 	if (!ev->id_given)
-		NewEventId(&ev->event_id);
+		EsNewUuid(&ev->event_id);
 }
 
 static int
@@ -662,7 +626,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 	EsRequirePreloaded();
 
 	SPI_connect();
-	EsLockStream(stream);
+	EsLockStream(stream, ExclusiveLock);
 	if (any_id_given && BatchIsRetry(stream, evs, n, &result))
 	{
 		SPI_finish();

@@ -7,9 +7,11 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "event_streaming.h"
 
@@ -87,4 +89,42 @@ EsValidateMaxCount(int32 max_count)
 				 errdetail("Got %d.", max_count),
 				 errhint("The upper limit is set by event_streaming.max_read_count.")));
 	return max_count;
+}
+
+/*
+ * An interval argument, in microseconds: not NULL, not negative (nor zero
+ * unless zero_ok), at most max_us (spelled max_text in the error).  A month
+ * counts as 30 days and a day as 24 hours, as in EXTRACT(EPOCH ...).
+ */
+int64
+EsIntervalArg(FunctionCallInfo fcinfo, int argno, const char *what,
+			  bool zero_ok, int64 max_us, const char *max_text)
+{
+	Interval   *iv;
+	int64		us;
+	int64		days;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	iv = PG_GETARG_INTERVAL_P(argno);
+	days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us) ||
+		us > max_us)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %s", what, max_text),
+				 errdetail("Got %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(iv))))));
+	if (us < 0 || (us == 0 && !zero_ok))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg(zero_ok ? "%s must not be negative" : "%s must be positive", what),
+				 errdetail("Got %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(iv))))));
+	return us;
 }
