@@ -16,6 +16,7 @@ END $$;
 
 SELECT es.append('err-1', 'Opened', '{}');
 SELECT count(*) AS events_before FROM es.events \gset
+SELECT es.create_queue('err-q');
 
 CREATE TABLE pg_temp.cases (n serial, stmt text);
 INSERT INTO pg_temp.cases (stmt) VALUES
@@ -77,6 +78,79 @@ INSERT INTO pg_temp.cases (stmt) VALUES
  ($$SELECT es.stream_version(NULL)$$),
  ($$SELECT es.stream_version('')$$),
  ($$SELECT es.stream_version(E'x\ny')$$),
+ -- queues: names and settings
+ ($$SELECT es.create_queue(NULL)$$),
+ ($$SELECT es.create_queue('')$$),
+ ($$SELECT es.create_queue(repeat('q', 201))$$),
+ ($$SELECT es.create_queue(E'q\n1')$$),
+ ($$SELECT es.create_queue('err-1')$$),
+ ($$SELECT es.create_queue('err-q')$$),
+ ($$SELECT es.create_queue('err-q2', NULL)$$),
+ ($$SELECT es.create_queue('err-q2', '0')$$),
+ ($$SELECT es.create_queue('err-q2', '-1 second')$$),
+ ($$SELECT es.create_queue('err-q2', '12 hours 1 second')$$),
+ ($$SELECT es.create_queue('err-q2', '100000000 years')$$),
+ ($$SELECT es.create_queue('err-q2', '1 second', 0)$$),
+ ($$SELECT es.create_queue('err-q2', '1 second', -1)$$),
+ ($$SELECT es.create_queue('err-q2', '1 second', 1001)$$),
+ ($$SELECT es.create_queue('err-q2', '1 second', NULL)$$),
+ ($$SELECT es.drop_queue(NULL)$$),
+ ($$SELECT es.drop_queue('err-nope')$$),
+ ($$SELECT es.drop_queue('err-1')$$),
+ ($$SELECT es.drop_queue('err-1', if_exists => true)$$),
+ ($$SELECT es.purge_queue('err-nope')$$),
+ ($$SELECT es.purge_dead_letters('err-1')$$),
+ ($$SELECT es.redrive('err-nope')$$),
+ ($$SELECT es.redrive('err-q', 0)$$),
+ ($$SELECT es.redrive('err-q', -5)$$),
+ -- enqueue
+ ($$SELECT es.enqueue(NULL, '{}')$$),
+ ($$SELECT es.enqueue('err-nope', '{}')$$),
+ ($$SELECT es.enqueue('err-1', '{}')$$),
+ ($$SELECT es.enqueue('err-q', NULL)$$),
+ ($$SELECT es.enqueue('err-q', '{}', '[1]')$$),
+ ($$SELECT es.enqueue('err-q', '{}', '"h"')$$),
+ ($$SELECT es.enqueue('err-q', '{}', NULL, NULL)$$),
+ ($$SELECT es.enqueue('err-q', '{}', NULL, '-1 second')$$),
+ ($$SELECT es.enqueue('err-q', '{}', NULL, '8 days')$$),
+ ($$SELECT es.enqueue('err-q', '{}', NULL, '0', '')$$),
+ ($$SELECT es.enqueue('err-q', '{}', NULL, '0', repeat('g', 201))$$),
+ ($$SELECT es.enqueue_batch('err-q', NULL)$$),
+ ($$SELECT es.enqueue_batch('err-q', ARRAY[]::jsonb[])$$),
+ ($$SELECT es.enqueue_batch('err-q', ARRAY['{}', NULL]::jsonb[])$$),
+ ($$SELECT es.enqueue_batch('err-q', ARRAY[['{}'], ['{}']]::jsonb[])$$),
+ ($$SELECT es.enqueue_batch('err-q', array_fill('{}'::jsonb, ARRAY[10001]))$$),
+ ($$SELECT es.enqueue_batch('err-1', ARRAY['{}']::jsonb[])$$),
+ -- dequeue
+ ($$SELECT * FROM es.dequeue(NULL, 'c')$$),
+ ($$SELECT * FROM es.dequeue('err-nope', 'c')$$),
+ ($$SELECT * FROM es.dequeue('err-1', 'c')$$),
+ ($$SELECT * FROM es.dequeue('err-q', NULL)$$),
+ ($$SELECT * FROM es.dequeue('err-q', '')$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', '0')$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', '-5 seconds')$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', '1 year')$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, 0)$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, -1)$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, 10001)$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, NULL)$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, 1, '-1 second')$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, 1, '2 hours')$$),
+ ($$SELECT * FROM es.dequeue('err-q', 'c', NULL, 1, NULL)$$),
+ -- ack, nack, extend
+ ($$SELECT es.ack('err-q', 1, NULL)$$),
+ ($$SELECT es.ack('err-q', NULL, gen_random_uuid())$$),
+ ($$SELECT es.ack('err-q', 1, 'not-a-receipt')$$),
+ ($$SELECT es.ack('err-nope', 1, gen_random_uuid())$$),
+ ($$SELECT es.ack('err-1', 1, gen_random_uuid())$$),
+ ($$SELECT es.nack('err-q', 1, gen_random_uuid(), NULL)$$),
+ ($$SELECT es.nack('err-q', 1, gen_random_uuid(), true, '-1 second')$$),
+ ($$SELECT es.nack('err-q', 1, gen_random_uuid(), true, NULL)$$),
+ ($$SELECT es.nack('err-q', 1, NULL)$$),
+ ($$SELECT es.extend('err-q', 1, gen_random_uuid(), '0')$$),
+ ($$SELECT es.extend('err-q', 1, gen_random_uuid(), '13 hours')$$),
+ ($$SELECT es.extend('err-q', 1, gen_random_uuid(), NULL)$$),
+ ($$SELECT es.extend('err-q', 1, NULL, '1 minute')$$),
  -- settings: out of range, and the reserved prefix
  ($$SET event_streaming.max_batch_size = 0$$),
  ($$SET event_streaming.max_read_count = -1$$),
@@ -86,4 +160,6 @@ SELECT n, pg_temp.try(stmt) AS result FROM pg_temp.cases ORDER BY n;
 
 -- None of them wrote anything.
 SELECT count(*) - :events_before AS events_written FROM es.events;
-SELECT count(*) AS streams_registered FROM es.stream_catalog WHERE stream LIKE 'err-%' AND stream <> 'err-1';
+SELECT count(*) AS streams_registered FROM es.stream_catalog WHERE stream LIKE 'err-%' AND stream NOT IN ('err-1', 'err-q');
+SELECT count(*) AS messages_written FROM es.messages;
+SELECT queue, visibility_timeout, max_deliveries FROM es.queues WHERE queue LIKE 'err-%';

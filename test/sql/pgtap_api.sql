@@ -4,10 +4,11 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS event_streaming;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 RESET client_min_messages;
+SET intervalstyle = postgres;  -- pg_regress sets postgres_verbose; defaults read as written
 \pset format unaligned
 \pset tuples_only true
 
-SELECT plan(50);
+SELECT plan(78);
 
 SELECT has_schema('es');
 SELECT has_table('es', 'events', 'es.events exists');
@@ -69,7 +70,9 @@ SELECT ok(NOT has_schema_privilege('public', 'es', 'USAGE'), 'PUBLIC has no USAG
 -- Every table holding user data is dumped with pg_dump.
 SELECT set_eq(
   $$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'event_streaming'$$,
-  ARRAY['es.stream_catalog', 'es.events', 'es.global_position_seq'],
+  ARRAY['es.stream_catalog', 'es.events', 'es.global_position_seq',
+        'es.queues', 'es.queue_id_seq', 'es.messages', 'es.message_id_seq',
+        'es.dead_letter_messages'],
   'user data registered with pg_extension_config_dump');
 
 -- Indexes for the queries users run.
@@ -96,5 +99,61 @@ SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extna
 -- GUCs are defined, and the prefix is reserved.
 SELECT is(current_setting('event_streaming.max_batch_size'), '10000', 'max_batch_size default');
 SELECT is(current_setting('event_streaming.max_read_count'), '10000', 'max_read_count default');
+
+-- Queues (0.2.0).
+SELECT has_table('es', 'queues', 'es.queues exists');
+SELECT has_table('es', 'messages', 'es.messages exists');
+SELECT has_table('es', 'dead_letter_messages', 'es.dead_letter_messages exists');
+SELECT has_view('es', 'queue_stats', 'es.queue_stats exists');
+SELECT has_view('es', 'dead_letters', 'es.dead_letters exists');
+SELECT function_returns('es', 'create_queue', ARRAY['text', 'interval', 'integer', 'boolean'], 'boolean');
+SELECT function_returns('es', 'drop_queue', ARRAY['text', 'boolean'], 'boolean');
+SELECT function_returns('es', 'purge_queue', ARRAY['text'], 'bigint');
+SELECT function_returns('es', 'enqueue', ARRAY['text', 'jsonb', 'jsonb', 'interval', 'text'], 'bigint');
+SELECT function_returns('es', 'enqueue_batch', ARRAY['text', 'jsonb[]', 'jsonb', 'interval', 'text'], 'setof bigint');
+SELECT function_returns('es', 'dequeue', ARRAY['text', 'text', 'interval', 'integer', 'interval'], 'setof record');
+SELECT function_returns('es', 'ack', ARRAY['text', 'bigint', 'uuid'], 'boolean');
+SELECT function_returns('es', 'nack', ARRAY['text', 'bigint', 'uuid', 'boolean', 'interval', 'text'], 'boolean');
+SELECT function_returns('es', 'extend', ARRAY['text', 'bigint', 'uuid', 'interval'], 'boolean');
+SELECT function_returns('es', 'redrive', ARRAY['text', 'integer'], 'bigint');
+SELECT function_returns('es', 'purge_dead_letters', ARRAY['text'], 'bigint');
+SELECT is((SELECT count(*)::int FROM pg_proc
+            WHERE pronamespace = 'es'::regnamespace
+              AND proname IN ('create_queue', 'drop_queue', 'purge_queue', 'enqueue', 'enqueue_batch',
+                              'dequeue', 'ack', 'nack', 'extend', 'redrive', 'purge_dead_letters')
+              AND prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
+              AND provolatile = 'v'),
+          11, 'queue functions are C and volatile');
+SELECT is((SELECT pg_get_function_arguments('es.dequeue(text,text,interval,integer,interval)'::regprocedure)),
+          'queue text, consumer text, visibility_timeout interval DEFAULT NULL::interval, max_messages integer DEFAULT 1, wait interval DEFAULT ''00:00:00''::interval',
+          'es.dequeue arguments and defaults');
+SELECT is((SELECT pg_get_function_result('es.dequeue(text,text,interval,integer,interval)'::regprocedure)),
+          'TABLE(message_id bigint, receipt uuid, payload jsonb, headers jsonb, delivery_count integer, enqueued_at timestamp with time zone, visible_until timestamp with time zone, group_key text)',
+          'es.dequeue result columns');
+SELECT is((SELECT pg_get_function_arguments('es.create_queue(text,interval,integer,boolean)'::regprocedure)),
+          'queue text, visibility_timeout interval DEFAULT ''00:00:30''::interval, max_deliveries integer DEFAULT 5, if_not_exists boolean DEFAULT false',
+          'es.create_queue arguments and defaults');
+SELECT is((SELECT pg_get_function_arguments('es.nack(text,bigint,uuid,boolean,interval,text)'::regprocedure)),
+          'queue text, message_id bigint, receipt uuid, requeue boolean DEFAULT true, delay interval DEFAULT ''00:00:00''::interval, error text DEFAULT NULL::text',
+          'es.nack arguments and defaults');
+SELECT col_is_pk('es', 'messages', 'message_id', 'messages keyed by message id');
+SELECT has_index('es', 'messages', 'messages_ready_idx', ARRAY['queue_id', 'available_at', 'message_id']);
+SELECT has_index('es', 'messages', 'messages_group_idx', ARRAY['queue_id', 'group_key', 'message_id']);
+SELECT col_is_pk('es', 'dead_letter_messages', ARRAY['queue_id', 'message_id'], 'dead letters keyed by queue and message id');
+-- Churn settings: room for HOT updates, vacuum after a fixed number of dead rows.
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'es.messages'::regclass),
+          ARRAY['fillfactor=70', 'autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=2000',
+                'autovacuum_vacuum_insert_scale_factor=0', 'autovacuum_vacuum_insert_threshold=20000',
+                'autovacuum_vacuum_cost_delay=0'],
+          'es.messages storage parameters');
+-- No index covers the columns a delivery changes, so deliveries are HOT updates.
+SELECT is((SELECT count(*)::int FROM pg_index i, unnest(i.indkey) k
+            JOIN pg_attribute a ON a.attrelid = 'es.messages'::regclass AND a.attnum = k
+            WHERE i.indrelid = 'es.messages'::regclass
+              AND a.attname IN ('delivery_count', 'leased_until', 'receipt', 'last_delivered_at', 'consumer')),
+          0, 'no index on the columns a delivery changes');
+SELECT columns_are('es', 'messages', ARRAY['message_id', 'queue_id', 'available_at', 'delivery_count',
+  'leased_until', 'receipt', 'enqueued_at', 'last_delivered_at', 'consumer', 'group_key', 'last_error',
+  'headers', 'payload']);
 
 SELECT * FROM finish();
