@@ -59,3 +59,24 @@ SELECT es.stream_version('order-2') AS "order-2";
 \echo
 \echo '== 6. All streams'
 SELECT stream, kind, category, version, event_count FROM es.streams ORDER BY stream;
+
+\echo
+\echo '== 7. A queue: enqueue, claim with a receipt, ack; a failing message ends in the dead-letter queue'
+SELECT es.create_queue('emails', visibility_timeout => '1 minute', max_deliveries => 2);
+SELECT es.enqueue('emails', '{"to": "alice@example.com"}') AS message_id;
+SELECT es.enqueue('emails', '{"to": "bounce@example.com"}', headers => '{"trace": "t-7"}') AS message_id;
+SELECT message_id, delivery_count, payload, visible_until > now() AS leased
+  FROM es.dequeue('emails', 'worker-1', max_messages => 2);
+SELECT * FROM es.queue_stats;
+-- the first message is done: ack it with the receipt of this delivery
+SELECT es.ack('emails', m.message_id, m.receipt) AS acked
+  FROM es.messages m WHERE m.payload ->> 'to' = 'alice@example.com';
+-- the second fails twice (nack = give it back), then it is dead-lettered
+SELECT es.nack('emails', m.message_id, m.receipt, error => 'mailbox full') AS nacked
+  FROM es.messages m WHERE m.payload ->> 'to' = 'bounce@example.com';
+SELECT message_id, delivery_count FROM es.dequeue('emails', 'worker-2') \gset again_
+SELECT es.nack('emails', m.message_id, m.receipt, error => 'mailbox still full') AS nacked
+  FROM es.messages m WHERE m.message_id = :again_message_id;
+SELECT message_id, reason, delivery_count, last_error, headers, payload FROM es.dead_letters;
+SELECT es.redrive('emails') AS redriven;
+SELECT * FROM es.queue_stats;
