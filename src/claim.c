@@ -29,6 +29,7 @@
 #include "nodes/execnodes.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -95,9 +96,14 @@ typedef struct DeadLetter
 	const char *reason;
 } DeadLetter;
 
+/*
+ * Open es.messages for changes made by the SQL function cmdname.  These
+ * changes bypass the executor, so its read-only check is made here.
+ */
 static void
-OpenMessages(Messages *m)
+OpenMessages(Messages *m, const char *cmdname)
 {
+	PreventCommandIfReadOnly(cmdname);
 	m->rel = table_open(EsRelationOid("messages"), RowExclusiveLock);
 	if (RelationGetDescr(m->rel)->natts != Natts_messages)
 		elog(ERROR, "es.messages has %d columns, expected %d",
@@ -521,7 +527,7 @@ es_dequeue(PG_FUNCTION_ARGS)
 		req.visibility_timeout = req.queue.visibility_timeout;
 	deadline = GetCurrentTimestamp() + wait;
 
-	OpenMessages(&m);
+	OpenMessages(&m, "es.dequeue()");
 	if (wait > 0)
 		EsQueueWaitBegin(req.queue.id);
 	PG_TRY();
@@ -607,7 +613,8 @@ Settle(FunctionCallInfo fcinfo, const SettleRequest *req)
 	receipt = PG_GETARG_UUID_P(2);
 	(void) EsLookupQueue(name, &q, false);
 
-	OpenMessages(&m);
+	OpenMessages(&m, req->kind == SETTLE_ACK ? "es.ack()" :
+				 req->kind == SETTLE_NACK ? "es.nack()" : "es.extend()");
 	for (;;)
 	{
 		Datum		values[Natts_messages];

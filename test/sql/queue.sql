@@ -126,6 +126,14 @@ SELECT payload FROM es.dequeue('work', 'w');
 ROLLBACK;
 SELECT count(*) AS rolled_back FROM es.messages WHERE message_id = :tx_id;
 
+-- Read-only transactions (and hot standbys) can't claim or settle.
+BEGIN READ ONLY;
+SELECT * FROM es.dequeue('work', 'w');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT es.ack('work', 1, '00000000-0000-4000-8000-000000000000');
+ROLLBACK;
+
 -- A name is one kind for good: queues and persistent streams don't mix.
 SELECT es.append('orders-1', 'Placed', '{}');
 SELECT kind FROM es.streams WHERE stream IN ('work', 'orders-1') ORDER BY stream;
