@@ -78,6 +78,10 @@ CREATE TABLE es.dead_letter_messages (
     headers             jsonb,
     payload             jsonb       NOT NULL,
     CONSTRAINT dead_letter_messages_pkey PRIMARY KEY (queue_id, message_id),
+    -- Dead-lettering takes no queue lock: the key makes a racing drop_queue
+    -- take the new dead letter with it (or the move fail), never orphan it.
+    CONSTRAINT dead_letter_messages_queue_id_fkey FOREIGN KEY (queue_id)
+        REFERENCES es.queues (queue_id) ON DELETE CASCADE,
     CONSTRAINT dead_letter_messages_reason_check
         CHECK (reason IN ('max_deliveries', 'rejected'))
 );

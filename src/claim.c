@@ -17,6 +17,8 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/itup.h"
+#include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -59,6 +61,38 @@
 #define VAL(values, att) ((values)[(att) - 1])
 #define ISNULL(nulls, att) ((nulls)[(att) - 1])
 
+/*
+ * A row another transaction was changing when we looked is looked at again
+ * this long after, since its new state (a lease, a rollback) may need a
+ * waiter to wake at a time nobody will signal.
+ */
+#define RECHECK_CONTENDED_US (20 * 1000)
+
+/* Most messages one look moves to the dead-letter queue. */
+#define MAX_DEAD_PER_LOOK 1000
+
+/*
+ * Where the live part of a queue's ready index began at this backend's last
+ * look (see ClaimBatch).  One queue is remembered: a consumer usually serves
+ * one.  from is a lower bound on the keys of index entries that may still
+ * hold a live message, as long as no message is inserted with an
+ * available_at more than HINT_MARGIN_US before it reads the clock (from is
+ * never later than the look's time less that margin); a full look every
+ * HINT_FULL_LOOK_US makes up for a clock step backwards.
+ */
+typedef struct ReadyHint
+{
+	int32		queue_id;
+	TimestampTz from;			/* ready index key (available_at, message_id) */
+	int64		from_id;
+	TimestampTz full_look_at;
+} ReadyHint;
+
+static ReadyHint ready_hint = {0, 0, 0, 0};
+
+#define HINT_MARGIN_US (USECS_PER_SEC)
+#define HINT_FULL_LOOK_US (10 * USECS_PER_SEC)
+
 #define DLQ_MAX_DELIVERIES "max_deliveries"
 #define DLQ_REJECTED "rejected"
 
@@ -79,8 +113,8 @@ typedef struct Messages
 	Relation	pkey;
 	Relation	ready_idx;
 	Relation	group_idx;
-	EState	   *estate;
-	ResultRelInfo *rri;			/* indexes, for non-HOT updates */
+	EState	   *estate;			/* with rri: set up by the first non-HOT update */
+	ResultRelInfo *rri;
 	TupleTableSlot *slot;		/* the version found */
 	TupleTableSlot *probe;		/* a second look-up during a scan */
 	TupleTableSlot *newslot;	/* the version to write */
@@ -111,10 +145,8 @@ OpenMessages(Messages *m, const char *cmdname)
 	m->pkey = index_open(EsRelationOid("messages_pkey"), AccessShareLock);
 	m->ready_idx = index_open(EsRelationOid("messages_ready_idx"), AccessShareLock);
 	m->group_idx = index_open(EsRelationOid("messages_group_idx"), AccessShareLock);
-	m->estate = CreateExecutorState();
-	m->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(m->rri, m->rel, 0, NULL, 0);
-	ExecOpenIndices(m->rri, false);
+	m->estate = NULL;
+	m->rri = NULL;
 	m->slot = table_slot_create(m->rel, NULL);
 	m->probe = table_slot_create(m->rel, NULL);
 	m->newslot = MakeSingleTupleTableSlot(RelationGetDescr(m->rel), &TTSOpsVirtual);
@@ -127,8 +159,11 @@ CloseMessages(Messages *m)
 	ExecDropSingleTupleTableSlot(m->newslot);
 	ExecDropSingleTupleTableSlot(m->probe);
 	ExecDropSingleTupleTableSlot(m->slot);
-	ExecCloseIndices(m->rri);
-	FreeExecutorState(m->estate);
+	if (m->estate != NULL)
+	{
+		ExecCloseIndices(m->rri);
+		FreeExecutorState(m->estate);
+	}
 	index_close(m->group_idx, AccessShareLock);
 	index_close(m->ready_idx, AccessShareLock);
 	index_close(m->pkey, AccessShareLock);
@@ -145,7 +180,6 @@ BeginLook(Messages *m)
 {
 	CommandCounterIncrement();
 	m->cid = GetCurrentCommandId(true);
-	m->estate->es_output_cid = m->cid;
 	m->snap = RegisterSnapshot(GetLatestSnapshot());
 }
 
@@ -172,6 +206,32 @@ FetchMessage(Messages *m, int64 message_id)
 	if (found)
 		slot_getallattrs(m->slot);
 	return found;
+}
+
+/*
+ * Add index entries for a version written by a non-HOT update (the page had
+ * no room).  The executor state for that is set up on first use: most
+ * calls never need it.
+ */
+static void
+InsertIndexEntries(Messages *m, bool summarizing_only)
+{
+	if (m->estate == NULL)
+	{
+		m->estate = CreateExecutorState();
+		m->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(m->rri, m->rel, 0, NULL, 0);
+		ExecOpenIndices(m->rri, false);
+	}
+	m->estate->es_output_cid = m->cid;
+#if PG_VERSION_NUM >= 160000
+	ExecInsertIndexTuples(m->rri, m->newslot, m->estate, false, false, NULL, NIL,
+						  summarizing_only);
+#else
+	Assert(!summarizing_only);
+	ExecInsertIndexTuples(m->rri, m->newslot, m->estate, false, false, NULL, NIL);
+#endif
+	ResetPerTupleExprContext(m->estate);
 }
 
 /*
@@ -202,11 +262,10 @@ WriteVersion(Messages *m, Datum *values, bool *nulls, bool wait)
 							 InvalidSnapshot, wait, &tmfd, &lockmode, &update_indexes);
 #if PG_VERSION_NUM >= 160000
 	if (res == TM_Ok && update_indexes != TU_None)
-		ExecInsertIndexTuples(m->rri, m->newslot, m->estate, false, false, NULL, NIL,
-							  update_indexes == TU_Summarizing);
+		InsertIndexEntries(m, update_indexes == TU_Summarizing);
 #else
 	if (res == TM_Ok && update_indexes)
-		ExecInsertIndexTuples(m->rri, m->newslot, m->estate, false, false, NULL, NIL);
+		InsertIndexEntries(m, false);
 #endif
 	return res;
 }
@@ -356,30 +415,60 @@ typedef struct ClaimRequest
 /*
  * One look at the queue: claim up to max_messages visible messages, oldest
  * available first, into the result set; move the visible ones that have
- * used up their deliveries to the dead-letter queue.  Returns the number
- * claimed.  When none was, *next_visible is when the queue may next have
- * a visible message (an unavailable message's time, a lease's end).
+ * used up their deliveries to the dead-letter queue (*ndead of them).
+ * Returns the number claimed.  When none was, *next_visible is when the
+ * queue may next have a visible message (an unavailable message's time, a
+ * lease's end, a re-check of a row that was being changed).
+ *
+ * Acks leave dead entries at the head of the ready index until VACUUM
+ * removes them, and every look would step over all of them.  So the look
+ * remembers where the first entry that is not dead to everyone was: all
+ * entries before it are dead for good, and new entries come after it (an
+ * enqueue's available_at is the clock when it inserts, a redelivery keeps
+ * its entry).  The next look starts there, or at the look's time less a
+ * margin if that is earlier.
  */
 static int
 ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
-		   TimestampTz *next_visible)
+		   TimestampTz *next_visible, int *ndead)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz lease_end = now + req->visibility_timeout;
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
+	ScanKeyData from_key[2];
+	int			nkeys = 2;
 	IndexScanDesc scan;
 	List	   *dead = NIL;
 	ListCell   *lc;
 	int			claimed = 0;
+	bool		full_look;
+	bool		in_dead_prefix = true;
+	TimestampTz live_from = now - HINT_MARGIN_US;
+	int64		live_from_id = 0;
 
 	*next_visible = DT_NOEND;
 	BeginLook(m);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(req->queue.id));
 	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
-	scan = index_beginscan(m->rel, m->ready_idx, m->snap, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	while (claimed < req->max_messages &&
-		   index_getnext_slot(scan, ForwardScanDirection, m->slot))
+	full_look = ready_hint.queue_id != req->queue.id ||
+		now - ready_hint.full_look_at >= HINT_FULL_LOOK_US || now < ready_hint.full_look_at;
+	if (!full_look)
+	{
+		/* (available_at, message_id) >= the hint, as a row comparison */
+		ScanKeyEntryInitialize(&from_key[0], SK_ROW_MEMBER, 2, BTGreaterEqualStrategyNumber,
+							   InvalidOid, InvalidOid, F_TIMESTAMPTZ_GE,
+							   TimestampTzGetDatum(ready_hint.from));
+		ScanKeyEntryInitialize(&from_key[1], SK_ROW_MEMBER | SK_ROW_END, 3,
+							   BTGreaterEqualStrategyNumber, InvalidOid, InvalidOid,
+							   F_INT8GE, Int64GetDatum(ready_hint.from_id));
+		ScanKeyEntryInitialize(&keys[nkeys++], SK_ROW_HEADER, 2, BTGreaterEqualStrategyNumber,
+							   InvalidOid, InvalidOid, InvalidOid, PointerGetDatum(from_key));
+	}
+	scan = index_beginscan(m->rel, m->ready_idx, m->snap, nkeys, 0);
+	scan->xs_want_itup = true;	/* to learn the keys of the entries */
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	while (claimed < req->max_messages && list_length(dead) < MAX_DEAD_PER_LOOK &&
+		   index_getnext_tid(scan, ForwardScanDirection) != NULL)
 	{
 		Datum		values[Natts_messages];
 		bool		nulls[Natts_messages];
@@ -387,6 +476,25 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 		pg_uuid_t  *receipt;
 		Datum		out[8];
 		bool		outnulls[8];
+		bool		found = index_fetch_heap(scan, m->slot);
+
+		/* kill_prior_tuple: no version of this entry is visible to anyone */
+		if (in_dead_prefix && (found || !scan->kill_prior_tuple))
+		{
+			bool		isnull;
+			TimestampTz at = DatumGetTimestampTz(index_getattr(scan->xs_itup, 2,
+															   scan->xs_itupdesc, &isnull));
+
+			in_dead_prefix = false;
+			if (at < live_from)
+			{
+				live_from = at;
+				live_from_id = DatumGetInt64(index_getattr(scan->xs_itup, 3,
+														   scan->xs_itupdesc, &isnull));
+			}
+		}
+		if (!found)
+			continue;
 
 		slot_getallattrs(m->slot);
 		CopyVersion(m, values, nulls);
@@ -416,11 +524,13 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 				KeepDeadLetter(dl, values, nulls, DLQ_MAX_DELIVERIES);
 				dead = lappend(dead, dl);
 			}
+			else
+				*next_visible = Min(*next_visible, now + RECHECK_CONTENDED_US);
 			continue;
 		}
 
 		receipt = palloc(sizeof(pg_uuid_t));
-		EsNewUuid(receipt);
+		EsNewReceipt(receipt);
 		VAL(values, Anum_messages_delivery_count) = Int32GetDatum(deliveries + 1);
 		VAL(values, Anum_messages_leased_until) = TimestampTzGetDatum(lease_end);
 		ISNULL(nulls, Anum_messages_leased_until) = false;
@@ -431,7 +541,11 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 		VAL(values, Anum_messages_consumer) = req->consumer;
 		ISNULL(nulls, Anum_messages_consumer) = false;
 		if (WriteVersion(m, values, nulls, false) != TM_Ok)
-			continue;			/* another transaction holds it: skip */
+		{
+			/* Another transaction holds it or changed it: skip. */
+			*next_visible = Min(*next_visible, now + RECHECK_CONTENDED_US);
+			continue;
+		}
 
 		out[0] = VAL(values, Anum_messages_message_id);
 		out[1] = UUIDPGetDatum(receipt);
@@ -450,6 +564,11 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 	}
 	index_endscan(scan);
 	ExecClearTuple(m->slot);
+	ready_hint.queue_id = req->queue.id;
+	ready_hint.from = live_from;
+	ready_hint.from_id = live_from_id;
+	if (full_look)
+		ready_hint.full_look_at = now;
 
 	if (claimed == 0)
 		*next_visible = Min(*next_visible, NextAvailable(m, req->queue.id, now));
@@ -461,23 +580,31 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 
 		InsertDeadLetter(dl->values, dl->nulls, dl->reason, now);
 	}
+	*ndead = list_length(dead);
 	return claimed;
 }
 
 /*
  * Stop holding back VACUUM while sleeping.  In READ COMMITTED, with no
- * transaction id yet, nothing this transaction will read later needs the
- * rows VACUUM could remove meanwhile: every look takes a new snapshot,
- * which advertises a new xmin.  (The calling statement's own snapshot is
- * not protected during the wait; README says to call es.dequeue as a
- * statement of its own.)  Otherwise the horizon stays where it is.
+ * transaction id yet and no snapshot older than the calling statement's
+ * (an open cursor, an outer loop), nothing this transaction reads later
+ * needs the rows VACUUM could remove meanwhile: every look takes a new
+ * snapshot, which advertises a new xmin.  The calling statement's own
+ * snapshot is not protected during the wait; README says to call
+ * es.dequeue as a statement of its own.  Otherwise the horizon stays.
  */
 static void
 ReleaseXmin(void)
 {
+	Snapshot	oldest;
+
 	if (IsolationUsesXactSnapshot() || TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		return;
 	InvalidateCatalogSnapshot();
+	oldest = GetOldestSnapshot();
+	if (oldest != NULL && ActiveSnapshotSet() &&
+		TransactionIdPrecedes(oldest->xmin, GetActiveSnapshot()->xmin))
+		return;
 	MyProc->xmin = InvalidTransactionId;
 }
 
@@ -488,7 +615,9 @@ ReleaseXmin(void)
  *
  * With a wait, sleeps on the latch until a transaction that made a message
  * of the queue visible commits, or until the next message becomes visible
- * by time (a delay or a lease ending), or the wait is over.
+ * by time (a delay or a lease ending), or the wait is over.  It never
+ * sleeps on dead-letter moves of its own: those hold row locks and an xid
+ * until commit, so it returns (with no rows) to let the caller commit them.
  */
 PG_FUNCTION_INFO_V1(es_dequeue);
 Datum
@@ -500,6 +629,7 @@ es_dequeue(PG_FUNCTION_ARGS)
 	int64		wait;
 	TimestampTz deadline;
 	Messages	m;
+	bool		had_xid = TransactionIdIsValid(GetTopTransactionIdIfAny());
 
 	name = EsTextArgNotNull(fcinfo, 0, "queue name");
 	EsValidateName(name, "queue name");
@@ -537,10 +667,15 @@ es_dequeue(PG_FUNCTION_ARGS)
 			TimestampTz next;
 			TimestampTz now;
 			long		timeout_ms;
+			int			ndead;
 
 			if (wait > 0)
 				ResetLatch(MyLatch);
-			if (ClaimBatch(&m, &req, rsinfo, &next) > 0 || wait == 0)
+			if (ClaimBatch(&m, &req, rsinfo, &next, &ndead) > 0 || wait == 0)
+				break;
+			if (ndead > 0)
+				continue;		/* a dead-lettered group head frees the next */
+			if (!had_xid && TransactionIdIsValid(GetTopTransactionIdIfAny()))
 				break;
 			now = GetCurrentTimestamp();
 			if (now >= deadline)

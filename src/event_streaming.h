@@ -86,6 +86,7 @@ extern bool EsIndexFirst(const char *relname, const char *indexname, Datum key,
 
 /* uuid.c */
 extern void EsNewUuid(pg_uuid_t *uuid);
+extern void EsNewReceipt(pg_uuid_t *uuid);
 
 /* streams.c */
 extern void EsLockStream(const char *name, LOCKMODE mode);

@@ -8,13 +8,21 @@
  * take the name's lock exclusively; enqueues take it in share mode, so they
  * never write into a queue that is being dropped, and never wait for each
  * other.  Claiming, acking and dead-lettering are in claim.c.
+ *
+ * A message group's ids must commit in id order, or a later message could be
+ * delivered while an earlier one, committed later, is still to come: so an
+ * enqueue into a group also takes the group's lock, before its message id is
+ * drawn, until commit.  Redrive gives messages new ids under the queue's
+ * exclusive lock, for the same reason.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -23,6 +31,9 @@
 #include "utils/timestamp.h"
 
 #include "event_streaming.h"
+
+/* locktag_field4 of message group locks (stream locks use 0x4553). */
+#define ES_LOCKTAG_GROUP 0x4547
 
 /* Column numbers of es.queues and es.stream_catalog read by the look-ups. */
 #define Anum_queues_queue_id 1
@@ -42,9 +53,9 @@ static EsPlan queue_insert_plan = {
 	.argtypes = {TEXTOID, INTERVALOID, INT4OID}
 };
 
+/* Dead letters go by the foreign key's ON DELETE CASCADE. */
 static EsPlan drop_plan = {
 	.sql = "WITH m AS (DELETE FROM es.messages WHERE queue_id OPERATOR(pg_catalog.=) $1),"
-	"     d AS (DELETE FROM es.dead_letter_messages WHERE queue_id OPERATOR(pg_catalog.=) $1),"
 	"     q AS (DELETE FROM es.queues WHERE queue_id OPERATOR(pg_catalog.=) $1)"
 	" DELETE FROM es.stream_catalog WHERE stream OPERATOR(pg_catalog.=) $2",
 	.nargs = 2,
@@ -85,9 +96,9 @@ static EsPlan enqueue_batch_plan = {
 };
 
 /*
- * Back from the dead-letter queue, oldest dead letter first, with a fresh
- * delivery count; message ids stay.  SKIP LOCKED lets two redrives of one
- * queue run side by side without moving a message twice.
+ * Back from the dead-letter queue, oldest dead letter first, as new
+ * messages: new ids (drawn in that order, after the sort), a fresh delivery
+ * count, the original enqueue time, headers and last error.
  */
 static EsPlan redrive_plan = {
 	.sql = "WITH moved AS ("
@@ -97,21 +108,30 @@ static EsPlan redrive_plan = {
 	"         SELECT s.message_id FROM es.dead_letter_messages s"
 	"          WHERE s.queue_id OPERATOR(pg_catalog.=) $1"
 	"          ORDER BY s.dead_lettered_at, s.message_id"
-	"          LIMIT $2 FOR UPDATE SKIP LOCKED))"
+	"          LIMIT $2))"
 	"  RETURNING d.*)"
 	" INSERT INTO es.messages (message_id, queue_id, available_at, enqueued_at,"
 	"                         group_key, last_error, headers, payload)"
-	" SELECT message_id, queue_id, $3, enqueued_at, group_key, last_error, headers, payload"
-	"   FROM moved",
+	" SELECT pg_catalog.nextval('es.message_id_seq'::pg_catalog.regclass),"
+	"        queue_id, $3, enqueued_at, group_key, last_error, headers, payload"
+	"   FROM moved ORDER BY dead_lettered_at, message_id",
 	.nargs = 3,
 	.argtypes = {INT4OID, INT8OID, TIMESTAMPTZOID}
 };
 
-/* Run a write and return the number of rows it touched. */
+/*
+ * Run a write and return the number of rows it touched.  It runs under the
+ * latest snapshot, like the look-ups: callers hold the queue's lock, and a
+ * REPEATABLE READ snapshot would miss rows committed since it was taken.
+ */
 static uint64
 RunWrite(EsPlan *p, Datum *values, const char *nulls, int expected_rc)
 {
-	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, nulls, false, 0);
+	int			rc;
+
+	CommandCounterIncrement();
+	rc = SPI_execute_snapshot(EsPreparedPlan(p), values, nulls, GetLatestSnapshot(),
+							  InvalidSnapshot, false, true, 0);
 
 	if (rc != expected_rc)
 		elog(ERROR, "queue statement failed: %s", SPI_result_code_string(rc));
@@ -327,7 +347,9 @@ es_purge_dead_letters(PG_FUNCTION_ARGS)
 
 /*
  * es.redrive(queue, max_messages) → the number of dead letters moved back
- * to the queue (all of them when max_messages is NULL), visible at once.
+ * to the queue (all of them when max_messages is NULL), visible at once, as
+ * new messages with new ids.  Takes the queue's lock exclusively: enqueues
+ * wait for it, so a group's ids still commit in id order.
  */
 PG_FUNCTION_INFO_V1(es_redrive);
 Datum
@@ -346,6 +368,7 @@ es_redrive(PG_FUNCTION_ARGS)
 				 errdetail("Got %d. Use NULL to redrive every dead letter.", PG_GETARG_INT32(1))));
 
 	SPI_connect();
+	EsLockStream(name, ExclusiveLock);
 	(void) EsLookupQueue(name, &q, false);
 	values[0] = Int32GetDatum(q.id);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : Int64GetDatum((int64) PG_GETARG_INT32(1));
@@ -390,6 +413,19 @@ ReadEnqueueArgs(FunctionCallInfo fcinfo, EnqueueArgs *a)
 	}
 }
 
+/* Serialize enqueues into one message group until commit. */
+static void
+LockGroup(int32 queue_id, Datum group_key)
+{
+	text	   *g = DatumGetTextPP(group_key);
+	uint64		h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(g),
+										VARSIZE_ANY_EXHDR(g), (uint64) queue_id);
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, ES_LOCKTAG_GROUP);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
 /*
  * Lock and find the queue, and fill the parameters common to both insert
  * plans.  Times come from the clock, not the transaction start: a message
@@ -402,6 +438,8 @@ PrepareEnqueue(EnqueueArgs *a, EsQueue *q, Datum *values, char *nulls)
 
 	EsLockStream(a->queue, ShareLock);
 	(void) EsLookupQueue(a->queue, q, false);
+	if (a->group_key != 0)
+		LockGroup(q->id, a->group_key);
 	values[0] = Int32GetDatum(q->id);
 	values[1] = TimestampTzGetDatum(now + a->delay);
 	values[2] = TimestampTzGetDatum(now);

@@ -55,6 +55,13 @@ typedef struct EsWaiters
 	EsWaiter	slot[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
 } EsWaiters;
 
+/* This backend's slot; PGPROC lost its pgprocno field in 17. */
+#if PG_VERSION_NUM >= 170000
+#define MY_SLOT MyProcNumber
+#else
+#define MY_SLOT (MyProc->pgprocno)
+#endif
+
 static EsShared *es_shared = NULL;
 static EsWaiters *es_waiters = NULL;
 static bool es_slot_in_use = false;
@@ -147,7 +154,10 @@ EsWakeWaiters(void)
 		uint32		q = pg_atomic_read_u32(&es_waiters->slot[i].queue_id);
 		bool		wake = false;
 
-		if (q == 0 || es_waiters->slot[i].dbid != MyDatabaseId)
+		if (q == 0)
+			continue;
+		pg_read_barrier();		/* dbid was written before queue_id */
+		if (es_waiters->slot[i].dbid != MyDatabaseId)
 			continue;
 		wake = es_changed_overflow;
 		for (int j = 0; j < es_nchanged && !wake; j++)
@@ -186,7 +196,7 @@ EsXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			if (es_slot_in_use && es_shared != NULL)
 			{
-				pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], 0);
+				pg_atomic_write_u64(&es_shared->min_position[MY_SLOT], 0);
 				es_slot_in_use = false;
 			}
 			if (event == XACT_EVENT_COMMIT && (es_nchanged > 0 || es_changed_overflow))
@@ -254,7 +264,7 @@ EsNextGlobalPositions(Oid seqoid, int n, int64 *pos)
 		pos[i] = nextval_internal(seqoid, false);
 	if (!es_slot_in_use)
 	{
-		pg_atomic_write_u64(&es_shared->min_position[MyProc->pgprocno], (uint64) pos[0]);
+		pg_atomic_write_u64(&es_shared->min_position[MY_SLOT], (uint64) pos[0]);
 		es_slot_in_use = true;
 	}
 	LWLockRelease(es_shared->lock);
@@ -293,7 +303,7 @@ EsQueueWaitBegin(int32 queue_id)
 
 	EsRequirePreloaded();
 	Assert(queue_id != 0);
-	w = &es_waiters->slot[MyProc->pgprocno];
+	w = &es_waiters->slot[MY_SLOT];
 	w->dbid = MyDatabaseId;
 	pg_write_barrier();
 	pg_atomic_write_u32(&w->queue_id, (uint32) queue_id);
@@ -308,7 +318,7 @@ EsQueueWaitEnd(void)
 {
 	if (!es_waiting)
 		return;
-	pg_atomic_write_u32(&es_waiters->slot[MyProc->pgprocno].queue_id, 0);
+	pg_atomic_write_u32(&es_waiters->slot[MY_SLOT].queue_id, 0);
 	pg_atomic_fetch_sub_u32(&es_waiters->count, 1);
 	es_waiting = false;
 }

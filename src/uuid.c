@@ -12,13 +12,29 @@
 #include "event_streaming.h"
 
 /*
+ * A receipt: a version 4 UUID whose 122 random bits come from the strong
+ * random source.  Receipts guard deliveries, so they must not be
+ * predictable from other receipts the same backend handed out.
+ */
+void
+EsNewReceipt(pg_uuid_t *uuid)
+{
+	if (!pg_strong_random(uuid->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	uuid->data[6] = (uuid->data[6] & 0x0f) | 0x40;
+	uuid->data[8] = (uuid->data[8] & 0x3f) | 0x80;
+}
+
+/*
  * A version 7 UUID (millisecond time, then 74 random bits), so that ids
  * generated together sit together in an index.
  *
  * The random bits come from a per-backend xoshiro generator seeded once
  * from the strong random source: ids need to be unique and unguessable by
  * accident, not secret, and a strong random call per id costs more than the
- * rest of an append.
+ * rest of an append.  Used for event ids.
  */
 void
 EsNewUuid(pg_uuid_t *uuid)

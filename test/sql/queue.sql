@@ -76,13 +76,16 @@ SELECT count(*) AS delivered_third_time FROM es.dequeue('work', 'w');
 SELECT reason, delivery_count, last_error FROM es.dead_letters WHERE message_id = :m5;
 SELECT queue, depth, visible, in_flight, delayed, dead_lettered FROM es.queue_stats WHERE queue = 'work';
 
--- Redrive: back to the queue with a fresh delivery count, oldest dead letter
--- first, same ids.
+-- Redrive: back to the queue as new messages (new ids, in dead-letter
+-- order, oldest first) with a fresh delivery count and the original enqueue
+-- time and last error.
 SELECT es.redrive('work', 1) AS redriven;
-SELECT message_id - :m1 AS rel_id, delivery_count FROM es.messages m JOIN es.queues q USING (queue_id) WHERE q.queue = 'work';
+SELECT m.message_id > :m5 AS new_id, m.delivery_count, m.payload, m.last_error,
+       m.enqueued_at < m.available_at AS enqueue_time_kept
+  FROM es.messages m JOIN es.queues q USING (queue_id) WHERE q.queue = 'work';
 SELECT es.redrive('work') AS redriven_rest;
 SELECT count(*) AS dead_left FROM es.dead_letters WHERE queue = 'work';
-SELECT message_id - :m1 AS rel_id, delivery_count, payload FROM es.dequeue('work', 'w', max_messages => 10) ORDER BY message_id;
+SELECT message_id > :m5 AS new_id, delivery_count, payload FROM es.dequeue('work', 'w', max_messages => 10) ORDER BY message_id;
 
 -- Extend: a heartbeat moves the end of the lease; a stale receipt can't.
 SELECT es.enqueue('work', '{"n": 6}') AS m6 \gset
