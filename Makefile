@@ -29,7 +29,7 @@ all install:
 	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
 endif
 
-.PHONY: demo demo-stop test bench
+.PHONY: demo demo-stop test bench bench-queue bench-soak
 demo:
 	scripts/demo.sh
 
@@ -41,3 +41,9 @@ test:
 
 bench:
 	bench/run.sh
+
+bench-queue:
+	bench/queue.sh
+
+bench-soak:
+	bench/soak.sh
