@@ -429,17 +429,20 @@ LockGroup(int32 queue_id, Datum group_key)
 /*
  * Lock and find the queue, and fill the parameters common to both insert
  * plans.  Times come from the clock, not the transaction start: a message
- * becomes available, at the earliest, when it is enqueued.
+ * becomes available, at the earliest, when it is enqueued, and its index
+ * entry is inserted right after the clock is read.
  */
 static void
 PrepareEnqueue(EnqueueArgs *a, EsQueue *q, Datum *values, char *nulls)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now;
 
 	EsLockStream(a->queue, ShareLock);
 	(void) EsLookupQueue(a->queue, q, false);
 	if (a->group_key != 0)
 		LockGroup(q->id, a->group_key);
+	/* After any lock wait: dequeue's head hint relies on it (claim.c). */
+	now = GetCurrentTimestamp();
 	values[0] = Int32GetDatum(q->id);
 	values[1] = TimestampTzGetDatum(now + a->delay);
 	values[2] = TimestampTzGetDatum(now);
