@@ -233,3 +233,48 @@ VACUUM ANALYZE es.events, es.stream_catalog, bench_raw, bench_raw2;
 CHECKPOINT;
 SQL
 }
+
+# --- CPU accounting (run.sh, queue.sh) ----------------------------------------
+# CPU accounting, to tell whether something else ran on the machine during a
+# measurement: busy ticks of the whole machine minus the ticks of this
+# script's processes (the server's processes, the backends it has reaped, and
+# the clients this shell has reaped).
+TICKS=$(getconf CLK_TCK)
+NCPU=$(nproc)
+machine_busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+proc_ticks() {   # PID [with_children] -> utime+stime (+ cutime+cstime)
+    local f
+    f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    f=${f##*) }
+    awk -v c="${2:-0}" '{print $12 + $13 + (c ? $14 + $15 : 0)}' <<<"$f"
+}
+own_ticks() {
+    local pm t=0 c
+    pm=$(head -1 "$DATA/postmaster.pid")
+    t=$(($(proc_ticks "$pm" 1) + $(proc_ticks $$ 1)))
+    for c in $(pgrep -P "$pm"); do
+        t=$((t + $(proc_ticks "$c")))
+    done
+    echo "$t"
+}
+cpu_mark() { echo "$(date +%s%N) $(machine_busy) $(own_ticks)"; }
+other_cpu() {   # MARK_BEFORE MARK_AFTER -> percent of all CPUs used by others
+    awk -v hz="$TICKS" -v n="$NCPU" -v a="$1" -v b="$2" 'BEGIN{
+        split(a, x, " "); split(b, y, " ");
+        wall = (y[1] - x[1]) / 1e9 * hz * n;
+        o = ((y[2] - x[2]) - (y[3] - x[3])) / wall * 100;
+        printf "%.0f", (o < 0 ? 0 : o) }'
+}
+
+# --- the pgmq baseline table (queue.sh, soak.sh) ------------------------------
+# pgmq.create('bench'), non-partitioned, as in pgmq.sql (the archive table,
+# which neither read nor delete touches, is left out).
+PGMQ_TABLE_SQL="CREATE TABLE bench_pgmq (
+    msg_id      bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+    read_ct     int DEFAULT 0 NOT NULL,
+    enqueued_at timestamptz DEFAULT now() NOT NULL,
+    vt          timestamptz NOT NULL,
+    message     jsonb,
+    headers     jsonb
+);
+CREATE INDEX bench_pgmq_vt_idx ON bench_pgmq (vt ASC);"

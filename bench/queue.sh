@@ -148,20 +148,10 @@ start_cluster
     die "could not build bench/wakeup_latency.c (needs libpq-dev)"
 
 # --- schema ------------------------------------------------------------------------
-psql_ -d bench >/dev/null <<'SQL'
+psql_ -d bench >/dev/null <<SQL
 CREATE EXTENSION event_streaming;
 CREATE EXTENSION pgq;
--- pgmq.create('bench'), non-partitioned, as in pgmq.sql (the archive table,
--- which neither read nor delete touches, is left out)
-CREATE TABLE bench_pgmq (
-    msg_id      bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
-    read_ct     int DEFAULT 0 NOT NULL,
-    enqueued_at timestamptz DEFAULT now() NOT NULL,
-    vt          timestamptz NOT NULL,
-    message     jsonb,
-    headers     jsonb
-);
-CREATE INDEX bench_pgmq_vt_idx ON bench_pgmq (vt ASC);
+$PGMQ_TABLE_SQL
 CREATE TABLE bench_pgmq_lat (LIKE bench_pgmq INCLUDING ALL);
 SQL
 
@@ -328,36 +318,6 @@ END \$\$" >/dev/null
     settle
 }
 PGQ_PENDING_SQL="SELECT pending_events FROM pgq.get_consumer_info('bench_pgq', 'c1')"
-
-# --- CPU accounting (as in bench/run.sh) ---------------------------------------------
-# Busy ticks of the whole machine minus the ticks of this script's processes
-# (the server's, the backends it has reaped, the clients this shell reaped).
-TICKS=$(getconf CLK_TCK)
-NCPU=$(nproc)
-machine_busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-proc_ticks() {   # PID [with_children] -> utime+stime (+ cutime+cstime)
-    local f
-    f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    f=${f##*) }
-    awk -v c="${2:-0}" '{print $12 + $13 + (c ? $14 + $15 : 0)}' <<<"$f"
-}
-own_ticks() {
-    local pm t=0 c
-    pm=$(head -1 "$DATA/postmaster.pid")
-    t=$(($(proc_ticks "$pm" 1) + $(proc_ticks $$ 1)))
-    for c in $(pgrep -P "$pm"); do
-        t=$((t + $(proc_ticks "$c")))
-    done
-    echo "$t"
-}
-cpu_mark() { echo "$(date +%s%N) $(machine_busy) $(own_ticks)"; }
-other_cpu() {   # MARK_BEFORE MARK_AFTER -> percent of all CPUs used by others
-    awk -v hz="$TICKS" -v n="$NCPU" -v a="$1" -v b="$2" 'BEGIN{
-        split(a, x, " "); split(b, y, " ");
-        wall = (y[1] - x[1]) / 1e9 * hz * n;
-        o = ((y[2] - x[2]) - (y[3] - x[3])) / wall * 100;
-        printf "%.0f", (o < 0 ? 0 : o) }'
-}
 
 declare -A R       # messages/s (or events/s) per key
 declare -A OTHER   # CPU used by other processes during the run, %

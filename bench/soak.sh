@@ -59,18 +59,9 @@ PAYLOAD='{"order": 42, "note": "benchmark message"}'
 SO_MD5=$(md5sum <"$PKGLIB/event_streaming.so" | cut -c1-12)
 start_cluster
 
-psql_ -d bench >/dev/null <<'SQL'
+psql_ -d bench >/dev/null <<SQL
 CREATE EXTENSION event_streaming;
--- as in bench/queue.sh: the table pgmq.create makes
-CREATE TABLE bench_pgmq (
-    msg_id      bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
-    read_ct     int DEFAULT 0 NOT NULL,
-    enqueued_at timestamptz DEFAULT now() NOT NULL,
-    vt          timestamptz NOT NULL,
-    message     jsonb,
-    headers     jsonb
-);
-CREATE INDEX bench_pgmq_vt_idx ON bench_pgmq (vt ASC);
+$PGMQ_TABLE_SQL
 SQL
 
 if [[ $TARGET == product ]]; then
