@@ -216,7 +216,7 @@ EOF
 # already existing (one event each), fresh statistics, a checkpoint just done.
 reset_state() {
     psql_ -d bench >/dev/null <<SQL
-TRUNCATE es.events, es.stream_catalog, bench_raw, bench_raw2;
+TRUNCATE es.events, es.stream_catalog, es.queues, es.dead_letter_messages, bench_raw, bench_raw2;
 ALTER SEQUENCE es.global_position_seq RESTART;
 ALTER SEQUENCE bench_raw_gp_seq RESTART;
 ALTER SEQUENCE bench_raw_offset_seq RESTART;
