@@ -373,6 +373,64 @@ IsGroupHead(Messages *m, int32 queue_id, Datum group_key, int64 message_id)
 	return head;
 }
 
+/*
+ * How long after its lease ended (or its nack) a message that was delivered
+ * deliveries times waits before its next delivery: retry_delay doubled at
+ * each delivery, at most retry_delay_max; 0 without backoff.
+ */
+static int64
+Backoff(const EsQueue *q, int32 deliveries)
+{
+	int64		delay = q->retry_delay;
+
+	if (delay == 0)
+		return 0;
+	for (int i = 1; i < deliveries && delay < q->retry_delay_max; i++)
+		delay *= 2;
+	return Min(delay, q->retry_delay_max);
+}
+
+/* What a look found a message to be. */
+typedef enum MessageState
+{
+	MSG_READY,					/* deliverable now */
+	MSG_HIDDEN,					/* leased, or backing off, until *until */
+	MSG_BLOCKED,				/* behind its group's head */
+	MSG_SPENT					/* deliveries used up: to the dead-letter queue */
+} MessageState;
+
+/*
+ * Classify a message whose available_at has passed.  A lease hides it until
+ * the lease ends, and then for the queue's backoff unless its deliveries
+ * are used up.
+ */
+static MessageState
+Classify(Messages *m, const EsQueue *q, const Datum *values, const bool *nulls,
+		 TimestampTz now, TimestampTz *until)
+{
+	int32		deliveries = DatumGetInt32(VAL(values, Anum_messages_delivery_count));
+
+	if (!ISNULL(nulls, Anum_messages_leased_until))
+	{
+		TimestampTz lease = DatumGetTimestampTz(VAL(values, Anum_messages_leased_until));
+
+		if (deliveries < q->max_deliveries)
+			lease += Backoff(q, deliveries);
+		if (lease > now)
+		{
+			*until = lease;
+			return MSG_HIDDEN;
+		}
+	}
+	if (!ISNULL(nulls, Anum_messages_group_key) &&
+		!IsGroupHead(m, q->id, VAL(values, Anum_messages_group_key),
+					 DatumGetInt64(VAL(values, Anum_messages_message_id))))
+		return MSG_BLOCKED;
+	if (deliveries >= q->max_deliveries)
+		return MSG_SPENT;
+	return MSG_READY;
+}
+
 /* When the first message that is not available yet becomes available. */
 static TimestampTz
 NextAvailable(Messages *m, int32 queue_id, TimestampTz now)
@@ -473,6 +531,8 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 		Datum		values[Natts_messages];
 		bool		nulls[Natts_messages];
 		int32		deliveries;
+		MessageState state;
+		TimestampTz until;
 		pg_uuid_t  *receipt;
 		Datum		out[8];
 		bool		outnulls[8];
@@ -498,23 +558,14 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 
 		slot_getallattrs(m->slot);
 		CopyVersion(m, values, nulls);
-		if (!ISNULL(nulls, Anum_messages_leased_until))
-		{
-			TimestampTz lease = DatumGetTimestampTz(VAL(values, Anum_messages_leased_until));
-
-			if (lease > now)
-			{
-				*next_visible = Min(*next_visible, lease);
-				continue;
-			}
-		}
-		if (!ISNULL(nulls, Anum_messages_group_key) &&
-			!IsGroupHead(m, req->queue.id, VAL(values, Anum_messages_group_key),
-						 DatumGetInt64(VAL(values, Anum_messages_message_id))))
+		state = Classify(m, &req->queue, values, nulls, now, &until);
+		if (state == MSG_HIDDEN)
+			*next_visible = Min(*next_visible, until);
+		if (state == MSG_HIDDEN || state == MSG_BLOCKED)
 			continue;
 
 		deliveries = DatumGetInt32(VAL(values, Anum_messages_delivery_count));
-		if (deliveries >= req->queue.max_deliveries)
+		if (state == MSG_SPENT)
 		{
 			/* Its last lease expired: it goes to the dead-letter queue. */
 			if (DeleteVersion(m, false) == TM_Ok)
@@ -582,6 +633,78 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 	}
 	*ndead = list_length(dead);
 	return claimed;
+}
+
+/*
+ * The redelivery pass over one queue (es.sweep_redelivery and the worker):
+ * look at up to max_rows messages at the head of the queue, where leases
+ * are (deliveries go oldest first), and move those whose last lease ended
+ * to the dead-letter queue, as a dequeue would.  Returns how many were
+ * moved.  If a message is deliverable, consumers waiting on the queue are
+ * woken at commit: a lease or a backoff may have just ended, which no
+ * commit signals.
+ */
+int64
+EsRedeliverQueue(const EsQueue *q, TimestampTz now, int64 max_rows)
+{
+	Messages	m;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	List	   *dead = NIL;
+	ListCell   *lc;
+	int64		looked = 0;
+	bool		ready = false;
+
+	OpenMessages(&m, "es.sweep_redelivery()");
+	BeginLook(&m);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(q->id));
+	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+	scan = index_beginscan(m.rel, m.ready_idx, m.snap, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (looked < max_rows && index_getnext_slot(scan, ForwardScanDirection, m.slot))
+	{
+		Datum		values[Natts_messages];
+		bool		nulls[Natts_messages];
+		TimestampTz until;
+
+		looked++;
+		slot_getallattrs(m.slot);
+		CopyVersion(&m, values, nulls);
+		switch (Classify(&m, q, values, nulls, now, &until))
+		{
+			case MSG_READY:
+				ready = true;
+				break;
+			case MSG_SPENT:
+				/* A row another transaction holds is left for the next pass. */
+				if (DeleteVersion(&m, false) == TM_Ok)
+				{
+					DeadLetter *dl = palloc(sizeof(DeadLetter));
+
+					KeepDeadLetter(dl, values, nulls, DLQ_MAX_DELIVERIES);
+					dead = lappend(dead, dl);
+				}
+				break;
+			case MSG_HIDDEN:
+			case MSG_BLOCKED:
+				break;
+		}
+	}
+	index_endscan(scan);
+	ExecClearTuple(m.slot);
+	EndLook(&m);
+	CloseMessages(&m);
+
+	foreach(lc, dead)
+	{
+		DeadLetter *dl = lfirst(lc);
+
+		InsertDeadLetter(dl->values, dl->nulls, dl->reason, now);
+	}
+	/* A dead-lettered group head lets the group's next message go. */
+	if (ready || dead != NIL)
+		EsQueueChanged(q->id);
+	return list_length(dead);
 }
 
 /*
@@ -755,6 +878,7 @@ Settle(FunctionCallInfo fcinfo, const SettleRequest *req)
 		Datum		values[Natts_messages];
 		bool		nulls[Natts_messages];
 		TM_Result	res;
+		int64		delay;
 
 		BeginLook(&m);
 		now = GetCurrentTimestamp();
@@ -792,8 +916,10 @@ Settle(FunctionCallInfo fcinfo, const SettleRequest *req)
 			ISNULL(nulls, Anum_messages_leased_until) = true;
 			ISNULL(nulls, Anum_messages_receipt) = true;
 			ISNULL(nulls, Anum_messages_consumer) = true;
-			if (req->delay > 0)
-				VAL(values, Anum_messages_available_at) = TimestampTzGetDatum(now + req->delay);
+			delay = req->delay > 0 ? req->delay :
+				Backoff(&q, DatumGetInt32(VAL(values, Anum_messages_delivery_count)));
+			if (delay > 0)
+				VAL(values, Anum_messages_available_at) = TimestampTzGetDatum(now + delay);
 			res = WriteVersion(&m, values, nulls, true);
 		}
 		else

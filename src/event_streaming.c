@@ -3,8 +3,8 @@
  *	  Entry point of the event_streaming extension.
  *
  * The library must be loaded through shared_preload_libraries: _PG_init only
- * delegates to each module, which defines its settings and reserves its part
- * of shared memory.
+ * delegates to each module, which defines its settings, reserves its part
+ * of shared memory, or registers the background worker's launcher.
  */
 #include "postgres.h"
 
@@ -21,4 +21,5 @@ _PG_init(void)
 {
 	EsGucInit();
 	EsShmemInit();
+	EsWorkerInit();
 }

@@ -12,6 +12,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "storage/lockdefs.h"
+#include "utils/palloc.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "utils/uuid.h"
@@ -43,11 +44,20 @@ typedef struct EsQueue
 	int32		id;
 	int64		visibility_timeout; /* microseconds */
 	int32		max_deliveries;
+	int64		retry_delay;	/* microseconds, 0 for no backoff */
+	int64		retry_delay_max;	/* microseconds */
 } EsQueue;
 
 /* guc.c */
 extern int	es_max_batch_size;
 extern int	es_max_read_count;
+extern int	es_sweep_batch_size;
+extern char *es_worker_databases;
+extern bool es_worker_enabled;
+extern bool es_redelivery_enabled;
+extern bool es_retention_enabled;
+extern int	es_worker_naptime;
+extern int	es_retention_interval;
 extern void EsGucInit(void);
 
 /* shmem.c */
@@ -64,6 +74,7 @@ extern void EsValidateName(const char *name, const char *what);
 extern void EsValidateMetadata(Jsonb *metadata);
 extern void EsValidateExpectedVersion(int64 expected);
 extern int	EsValidateMaxCount(int32 max_count);
+extern int64 EsIntervalMicroseconds(const Interval *iv);
 extern int64 EsIntervalArg(FunctionCallInfo fcinfo, int argno, const char *what,
 						   bool zero_ok, int64 max_us, const char *max_text);
 
@@ -93,5 +104,53 @@ extern void EsLockStream(const char *name, LOCKMODE mode);
 
 /* queue.c */
 extern bool EsLookupQueue(const char *name, EsQueue *q, bool missing_ok);
+
+/* retention.c: a sweep's phases, in the order they run */
+typedef enum EsSweepPhase
+{
+	ES_PHASE_REDELIVERY,
+	ES_PHASE_STREAMS,			/* streams with settings of their own */
+	ES_PHASE_CATEGORIES,		/* the other streams of configured categories */
+	ES_PHASE_QUEUES,
+	ES_PHASE_DEAD_LETTERS
+} EsSweepPhase;
+
+/* The target a sweep is working on; -1 for a setting that is not set. */
+typedef struct EsSweepTarget
+{
+	int32		queue_id;
+	int64		max_age;		/* microseconds */
+	int64		max_count;
+} EsSweepTarget;
+
+typedef struct EsSweep
+{
+	MemoryContext cxt;
+	TimestampTz now;
+	int			phase;
+	int			last_phase;
+	char	   *after;			/* the current or last target's name */
+	bool		in_target;		/* the current target has rows left */
+	EsSweepTarget target;
+	char	   *category;		/* ES_PHASE_CATEGORIES: the current category */
+	char	   *after_category;
+	int64		category_max_age;
+	int64		category_max_count;
+} EsSweep;
+
+typedef void (*EsSweepReport) (const char *pass, const char *name, int64 rows, void *arg);
+
+extern void EsSweepBegin(EsSweep *s, EsSweepPhase first, EsSweepPhase last,
+						 TimestampTz now, MemoryContext cxt);
+extern bool EsSweepStep(EsSweep *s, int64 batch, int64 *changed,
+						EsSweepReport report, void *arg);
+
+/* worker.c */
+extern void EsWorkerInit(void);
+extern Size EsWorkerShmemSize(void);
+extern void EsWorkerShmemStartup(void);
+
+/* claim.c */
+extern int64 EsRedeliverQueue(const EsQueue *q, TimestampTz now, int64 max_rows);
 
 #endif							/* EVENT_STREAMING_H */

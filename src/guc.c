@@ -10,6 +10,13 @@
 
 int			es_max_batch_size = 10000;
 int			es_max_read_count = 10000;
+int			es_sweep_batch_size = 5000;
+char	   *es_worker_databases = NULL;
+bool		es_worker_enabled = true;
+bool		es_redelivery_enabled = true;
+bool		es_retention_enabled = true;
+int			es_worker_naptime = 1000;
+int			es_retention_interval = 60;
 
 /*
  * Define the settings and reserve the prefix, so that a misspelt
@@ -32,6 +39,62 @@ EsGucInit(void)
 							&es_max_read_count,
 							10000, 1, 1000000,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("event_streaming.sweep_batch_size",
+							"Most rows one step of a retention or redelivery sweep changes.",
+							"The background worker commits after each step.",
+							&es_sweep_batch_size,
+							5000, 1, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("event_streaming.databases",
+							   "Databases the background worker serves, separated by commas.",
+							   "Where the extension is not installed, the worker waits for CREATE EXTENSION.",
+							   &es_worker_databases,
+							   "postgres",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("event_streaming.worker",
+							 "Runs the background worker of each served database.",
+							 NULL,
+							 &es_worker_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("event_streaming.redelivery",
+							 "Lets the background worker run the redelivery pass.",
+							 NULL,
+							 &es_redelivery_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("event_streaming.retention",
+							 "Lets the background worker run the retention passes.",
+							 NULL,
+							 &es_retention_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("event_streaming.naptime",
+							"Time between two redelivery passes of the background worker.",
+							NULL,
+							&es_worker_naptime,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("event_streaming.retention_interval",
+							"Time between two retention passes of the background worker.",
+							NULL,
+							&es_retention_interval,
+							60, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("event_streaming");

@@ -39,6 +39,8 @@
 #define Anum_queues_queue_id 1
 #define Anum_queues_visibility_timeout 3
 #define Anum_queues_max_deliveries 4
+#define Anum_queues_retry_delay 10
+#define Anum_queues_retry_delay_max 11
 #define Anum_stream_catalog_kind 2
 
 static EsPlan catalog_insert_plan = {
@@ -155,13 +157,6 @@ NameKind(const char *name, Snapshot snap)
 	return TextDatumGetCString(v[0]);
 }
 
-/* An interval in microseconds, from a stored interval (already validated). */
-static int64
-IntervalMicroseconds(Interval *iv)
-{
-	return iv->time + ((int64) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY;
-}
-
 /*
  * Find a queue by name, under the latest snapshot (the command counter is
  * advanced first, so a queue created earlier in this transaction is seen).
@@ -172,9 +167,10 @@ bool
 EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 {
 	static const AttrNumber atts[] = {Anum_queues_queue_id,
-		Anum_queues_visibility_timeout, Anum_queues_max_deliveries};
-	Datum		v[3];
-	bool		n[3];
+		Anum_queues_visibility_timeout, Anum_queues_max_deliveries,
+	Anum_queues_retry_delay, Anum_queues_retry_delay_max};
+	Datum		v[5];
+	bool		n[5];
 	Snapshot	snap;
 	bool		found;
 	char	   *kind = NULL;
@@ -182,7 +178,7 @@ EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	found = EsIndexFirst("queues", "queues_queue_key", CStringGetTextDatum(name), F_TEXTEQ,
-						 ForwardScanDirection, snap, 3, atts, v, n);
+						 ForwardScanDirection, snap, 5, atts, v, n);
 	if (!found)
 		kind = NameKind(name, snap);
 	UnregisterSnapshot(snap);
@@ -190,8 +186,11 @@ EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 	if (found)
 	{
 		q->id = DatumGetInt32(v[0]);
-		q->visibility_timeout = IntervalMicroseconds(DatumGetIntervalP(v[1]));
+		q->visibility_timeout = EsIntervalMicroseconds(DatumGetIntervalP(v[1]));
 		q->max_deliveries = DatumGetInt32(v[2]);
+		q->retry_delay = n[3] ? 0 : EsIntervalMicroseconds(DatumGetIntervalP(v[3]));
+		q->retry_delay_max = n[4] ? q->retry_delay :
+			EsIntervalMicroseconds(DatumGetIntervalP(v[4]));
 		return true;
 	}
 	if (kind != NULL && strcmp(kind, ES_KIND_PERSISTENT) == 0)

@@ -35,9 +35,11 @@ static EsPlan backward_plan = {
 };
 
 static EsPlan version_plan = {
-	.sql = "SELECT c.kind, (SELECT e.stream_offset FROM es.events e"
-	"                 WHERE e.stream OPERATOR(pg_catalog.=) $1"
-	"                 ORDER BY e.stream_offset DESC LIMIT 1)"
+	.sql = "SELECT c.kind, COALESCE("
+	"           (SELECT e.stream_offset FROM es.events e"
+	"             WHERE e.stream OPERATOR(pg_catalog.=) $1"
+	"             ORDER BY e.stream_offset DESC LIMIT 1),"
+	"           c.truncated_before OPERATOR(pg_catalog.-) 1)"
 	"  FROM (SELECT) AS one"
 	"  LEFT JOIN es.stream_catalog c ON c.stream OPERATOR(pg_catalog.=) $1",
 	.nargs = 1,
@@ -55,8 +57,9 @@ RunRead(EsPlan *p, Datum *values)
 }
 
 /*
- * The stream's kind and version (-1: no events).  Refuses a queue's name:
- * a name belongs to one kind.
+ * The stream's kind and version (-1: no events ever; after retention removed
+ * every event, the last removed offset).  Refuses a queue's name: a name
+ * belongs to one kind.
  */
 static int64
 StreamVersion(const char *stream)

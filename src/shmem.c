@@ -105,7 +105,8 @@ EsShmemRequest(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(EsShmemSize(), EsWaitersSize()));
+	RequestAddinShmemSpace(add_size(add_size(EsShmemSize(), EsWaitersSize()),
+									EsWorkerShmemSize()));
 	RequestNamedLWLockTranche("event_streaming", 1);
 }
 
@@ -136,6 +137,7 @@ EsShmemStartup(void)
 			es_waiters->slot[i].dbid = InvalidOid;
 		}
 	}
+	EsWorkerShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -54,6 +54,7 @@ typedef struct NewEvent
 #define Anum_events_stream 2
 #define Anum_events_stream_offset 3
 #define Anum_stream_catalog_kind 2
+#define Anum_stream_catalog_truncated_before 4
 
 static EsPlan batch_ids_plan = {
 	.sql = "SELECT d.event_id, d.stream, d.stream_offset FROM es.events d"
@@ -161,7 +162,8 @@ static void
 ProbeStream(const char *stream, const pg_uuid_t *event_id, StreamState *st,
 			bool *dup_found, char **dup_stream, int64 *dup_offset, int64 *dup_position)
 {
-	static const AttrNumber kind_att[] = {Anum_stream_catalog_kind};
+	static const AttrNumber catalog_atts[] = {Anum_stream_catalog_kind,
+	Anum_stream_catalog_truncated_before};
 	static const AttrNumber offset_att[] = {Anum_events_stream_offset};
 	static const AttrNumber dup_atts[] = {Anum_events_stream, Anum_events_stream_offset,
 	Anum_events_global_position};
@@ -174,10 +176,11 @@ ProbeStream(const char *stream, const pg_uuid_t *event_id, StreamState *st,
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
 	st->exists = EsIndexFirst("stream_catalog", "stream_catalog_pkey", name, F_TEXTEQ,
-							  ForwardScanDirection, snap, 1, kind_att, v, n);
+							  ForwardScanDirection, snap, 2, catalog_atts, v, n);
 	st->is_queue = st->exists &&
 		strcmp(TextDatumGetCString(v[0]), ES_KIND_EPHEMERAL) == 0;
-	st->version = -1;
+	/* Retention may have removed every event: numbering goes on. */
+	st->version = st->exists ? DatumGetInt64(v[1]) - 1 : -1;
 	if (EsIndexFirst("events", "events_stream_offset_key", name, F_TEXTEQ,
 					 BackwardScanDirection, snap, 1, offset_att, v, n))
 		st->version = DatumGetInt64(v[0]);

@@ -92,6 +92,16 @@ EsValidateMaxCount(int32 max_count)
 }
 
 /*
+ * A stored interval, already validated, in microseconds: a month counts as
+ * 30 days and a day as 24 hours.
+ */
+int64
+EsIntervalMicroseconds(const Interval *iv)
+{
+	return iv->time + ((int64) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY;
+}
+
+/*
  * An interval argument, in microseconds: not NULL, not negative (nor zero
  * unless zero_ok), at most max_us (spelled max_text in the error).  A month
  * counts as 30 days and a day as 24 hours, as in EXTRACT(EPOCH ...).

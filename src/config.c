@@ -1,0 +1,418 @@
+/*
+ * config.c
+ *	  Stream configuration: es.configure, es.configure_category and their
+ *	  resets.
+ *
+ * Persistent streams and categories keep their settings in
+ * es.stream_settings, queues in es.queues; es.configuration shows both.
+ * Every value is checked here, with the error a user can act on, before
+ * anything is written; the table constraints are a second line only.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "event_streaming.h"
+
+/* Retention may keep events this long at most: past it, set nothing. */
+#define ES_MAX_RETENTION_AGE (INT64CONST(36500) * USECS_PER_DAY)
+
+/* The settings, in the argument order of es.configure. */
+typedef enum Setting
+{
+	S_MAX_AGE,
+	S_MAX_COUNT,
+	S_VISIBILITY_TIMEOUT,
+	S_MAX_DELIVERIES,
+	S_RETRY_DELAY,
+	S_RETRY_DELAY_MAX,
+	S_DEAD_LETTER_MAX_AGE,
+	S_DEAD_LETTER_MAX_COUNT,
+	NUM_SETTINGS
+} Setting;
+
+static const char *const setting_names[NUM_SETTINGS] = {
+	"max_age", "max_count", "visibility_timeout", "max_deliveries",
+	"retry_delay", "retry_delay_max", "dead_letter_max_age", "dead_letter_max_count"
+};
+
+/* Settings of persistent streams and categories; the others are for queues. */
+#define NUM_STREAM_SETTINGS 2
+
+static EsPlan kind_plan = {
+	.sql = "SELECT kind FROM es.stream_catalog WHERE stream OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {TEXTOID}
+};
+
+static EsPlan stream_set_plan = {
+	.sql = "INSERT INTO es.stream_settings AS s (scope, name, max_age, max_count)"
+	" VALUES ($1, $2, $3, $4)"
+	" ON CONFLICT (scope, name) DO UPDATE"
+	"   SET max_age = COALESCE(EXCLUDED.max_age, s.max_age),"
+	"       max_count = COALESCE(EXCLUDED.max_count, s.max_count),"
+	"       updated_at = pg_catalog.now()",
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, INTERVALOID, INT8OID}
+};
+
+static EsPlan queue_set_plan = {
+	.sql = "UPDATE es.queues SET"
+	"   max_age = COALESCE($2, max_age),"
+	"   max_count = COALESCE($3, max_count),"
+	"   visibility_timeout = COALESCE($4, visibility_timeout),"
+	"   max_deliveries = COALESCE($5, max_deliveries),"
+	"   retry_delay = COALESCE($6, retry_delay),"
+	"   retry_delay_max = COALESCE($7, retry_delay_max),"
+	"   dead_letter_max_age = COALESCE($8, dead_letter_max_age),"
+	"   dead_letter_max_count = COALESCE($9, dead_letter_max_count)"
+	" WHERE queue OPERATOR(pg_catalog.=) $1"
+	" RETURNING retry_delay, retry_delay_max",
+	.nargs = 9,
+	.argtypes = {TEXTOID, INTERVALOID, INT8OID, INTERVALOID, INT4OID, INTERVALOID,
+		INTERVALOID, INTERVALOID, INT8OID}
+};
+
+/* $3, $4: reset max_age, max_count; a row with nothing set goes. */
+static EsPlan stream_reset_plan = {
+	.sql = "WITH u AS (UPDATE es.stream_settings"
+	"   SET max_age = CASE WHEN $3 THEN NULL ELSE max_age END,"
+	"       max_count = CASE WHEN $4 THEN NULL ELSE max_count END,"
+	"       updated_at = pg_catalog.now()"
+	" WHERE scope OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2"
+	" RETURNING scope, name, max_age, max_count)"
+	" DELETE FROM es.stream_settings s USING u"
+	" WHERE s.scope OPERATOR(pg_catalog.=) u.scope AND s.name OPERATOR(pg_catalog.=) u.name"
+	"   AND u.max_age IS NULL AND u.max_count IS NULL",
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, BOOLOID, BOOLOID}
+};
+
+/* The defaults are es.create_queue's. */
+static EsPlan queue_reset_plan = {
+	.sql = "UPDATE es.queues SET"
+	"   max_age = CASE WHEN $2 THEN NULL ELSE max_age END,"
+	"   max_count = CASE WHEN $3 THEN NULL ELSE max_count END,"
+	"   visibility_timeout = CASE WHEN $4 THEN '30 seconds'::pg_catalog.interval"
+	"                        ELSE visibility_timeout END,"
+	"   max_deliveries = CASE WHEN $5 THEN 5 ELSE max_deliveries END,"
+	"   retry_delay = CASE WHEN $6 THEN NULL ELSE retry_delay END,"
+	"   retry_delay_max = CASE WHEN $7 THEN NULL ELSE retry_delay_max END,"
+	"   dead_letter_max_age = CASE WHEN $8 THEN NULL ELSE dead_letter_max_age END,"
+	"   dead_letter_max_count = CASE WHEN $9 THEN NULL ELSE dead_letter_max_count END"
+	" WHERE queue OPERATOR(pg_catalog.=) $1"
+	" RETURNING retry_delay, retry_delay_max",
+	.nargs = 9,
+	.argtypes = {TEXTOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID,
+		BOOLOID, BOOLOID}
+};
+
+static void
+Run(EsPlan *p, Datum *values, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "configuration statement failed: %s", SPI_result_code_string(rc));
+}
+
+/* The kind of a stream or queue; unknown names are an error. */
+static char *
+StreamKind(const char *name)
+{
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	Run(&kind_plan, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("stream \"%s\" does not exist", name),
+				 errhint("Settings apply to existing streams and queues; es.configure_category() sets them for the streams of a category, existing or to come.")));
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* A queue-only setting given for a persistent stream. */
+static void
+RefuseForStream(const char *name, Setting setting)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("setting \"%s\" applies only to queues", setting_names[setting]),
+			 errdetail("Stream \"%s\" is a persistent stream.", name)));
+}
+
+/* A count setting, when given: positive. */
+static void
+CheckCount(FunctionCallInfo fcinfo, int argno, Setting setting)
+{
+	if (!PG_ARGISNULL(argno) && PG_GETARG_INT64(argno) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive", setting_names[setting]),
+				 errdetail("Got %lld.", (long long) PG_GETARG_INT64(argno)),
+				 errhint("Use es.reset_configuration() to remove a limit.")));
+}
+
+/* An interval setting, when given: positive and at most max_us. */
+static void
+CheckInterval(FunctionCallInfo fcinfo, int argno, Setting setting, int64 max_us,
+			  const char *max_text)
+{
+	if (!PG_ARGISNULL(argno))
+		(void) EsIntervalArg(fcinfo, argno, setting_names[setting], false, max_us, max_text);
+}
+
+/* retry_delay_max needs a retry_delay, and is not below it. */
+static void
+CheckBackoff(const char *queue)
+{
+	bool		delay_null;
+	bool		max_null;
+	Datum		delay = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &delay_null);
+	Datum		max = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &max_null);
+
+	if (max_null)
+		return;
+	if (delay_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retry_delay_max needs retry_delay"),
+				 errdetail("Queue \"%s\" has no retry_delay.", queue)));
+	if (EsIntervalMicroseconds(DatumGetIntervalP(max)) <
+		EsIntervalMicroseconds(DatumGetIntervalP(delay)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retry_delay_max must not be less than retry_delay"),
+				 errdetail("Queue \"%s\" would have retry_delay %s and retry_delay_max %s.",
+						   queue,
+						   DatumGetCString(DirectFunctionCall1(interval_out, delay)),
+						   DatumGetCString(DirectFunctionCall1(interval_out, max)))));
+}
+
+/* Arguments 1 and 2, max_age and max_count, of every configure function. */
+static void
+CheckRetention(FunctionCallInfo fcinfo)
+{
+	CheckInterval(fcinfo, 1, S_MAX_AGE, ES_MAX_RETENTION_AGE, "100 years");
+	CheckCount(fcinfo, 2, S_MAX_COUNT);
+}
+
+/* A category name: a valid name without "-". */
+static char *
+CategoryArg(FunctionCallInfo fcinfo)
+{
+	char	   *category = EsTextArgNotNull(fcinfo, 0, "category");
+
+	EsValidateName(category, "category");
+	if (strchr(category, '-') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("category \"%s\" contains \"-\"", category),
+				 errdetail("A stream's category is the part of its name before the first \"-\".")));
+	return category;
+}
+
+/* Upsert the retention settings of a stream or a category. */
+static void
+SetStreamSettings(FunctionCallInfo fcinfo, const char *scope, const char *name)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	if (PG_ARGISNULL(1) && PG_ARGISNULL(2))
+		return;
+	values[0] = CStringGetTextDatum(scope);
+	values[1] = CStringGetTextDatum(name);
+	for (int i = 1; i <= 2; i++)
+	{
+		values[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	Run(&stream_set_plan, values, nulls, SPI_OK_INSERT);
+}
+
+/*
+ * es.configure(stream, max_age, max_count, visibility_timeout,
+ * max_deliveries, retry_delay, retry_delay_max, dead_letter_max_age,
+ * dead_letter_max_count): set the given settings of a persistent stream or
+ * a queue; NULL leaves one as it is.
+ */
+PG_FUNCTION_INFO_V1(es_configure);
+Datum
+es_configure(PG_FUNCTION_ARGS)
+{
+	char	   *name = EsTextArgNotNull(fcinfo, 0, "stream name");
+	char	   *kind;
+
+	EsValidateName(name, "stream name");
+	CheckRetention(fcinfo);
+	CheckInterval(fcinfo, 3, S_VISIBILITY_TIMEOUT, ES_MAX_VISIBILITY_TIMEOUT, "12 hours");
+	if (!PG_ARGISNULL(4) &&
+		(PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > ES_MAX_DELIVERIES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_deliveries must be between 1 and %d", ES_MAX_DELIVERIES),
+				 errdetail("Got %d.", PG_GETARG_INT32(4))));
+	CheckInterval(fcinfo, 5, S_RETRY_DELAY, ES_MAX_DELAY, "7 days");
+	CheckInterval(fcinfo, 6, S_RETRY_DELAY_MAX, ES_MAX_DELAY, "7 days");
+	CheckInterval(fcinfo, 7, S_DEAD_LETTER_MAX_AGE, ES_MAX_RETENTION_AGE, "100 years");
+	CheckCount(fcinfo, 8, S_DEAD_LETTER_MAX_COUNT);
+
+	SPI_connect();
+	kind = StreamKind(name);
+	if (strcmp(kind, ES_KIND_PERSISTENT) == 0)
+	{
+		for (int i = NUM_STREAM_SETTINGS; i < NUM_SETTINGS; i++)
+			if (!PG_ARGISNULL(i + 1))
+				RefuseForStream(name, (Setting) i);
+		SetStreamSettings(fcinfo, "stream", name);
+	}
+	else
+	{
+		Datum		values[9];
+		char		nulls[9];
+
+		values[0] = CStringGetTextDatum(name);
+		nulls[0] = ' ';
+		for (int i = 1; i < 9; i++)
+		{
+			values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+			nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		}
+		Run(&queue_set_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", name)));
+		CheckBackoff(name);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * es.configure_category(category, max_age, max_count): retention for every
+ * stream of the category, existing or to come, that does not set its own.
+ */
+PG_FUNCTION_INFO_V1(es_configure_category);
+Datum
+es_configure_category(PG_FUNCTION_ARGS)
+{
+	char	   *category = CategoryArg(fcinfo);
+
+	CheckRetention(fcinfo);
+	SPI_connect();
+	SetStreamSettings(fcinfo, "category", category);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Which settings a reset names: all of the kind's when the array is NULL.
+ * Unknown names, and queue settings for a persistent stream or category,
+ * are refused.
+ */
+static void
+SettingsToReset(FunctionCallInfo fcinfo, const char *name, bool queue, bool reset[NUM_SETTINGS])
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int			n;
+
+	for (int i = 0; i < NUM_SETTINGS; i++)
+		reset[i] = PG_ARGISNULL(1) && (queue || i < NUM_STREAM_SETTINGS);
+	if (PG_ARGISNULL(1))
+		return;
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elemnulls, &n);
+	for (int j = 0; j < n; j++)
+	{
+		char	   *setting;
+		int			i;
+
+		if (elemnulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("setting names must not be null")));
+		setting = TextDatumGetCString(elems[j]);
+		for (i = 0; i < NUM_SETTINGS; i++)
+			if (strcmp(setting, setting_names[i]) == 0)
+				break;
+		if (i == NUM_SETTINGS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown setting \"%s\"", setting),
+					 errhint("The settings are max_age, max_count, and for queues visibility_timeout, max_deliveries, retry_delay, retry_delay_max, dead_letter_max_age and dead_letter_max_count.")));
+		if (!queue && i >= NUM_STREAM_SETTINGS)
+			RefuseForStream(name, (Setting) i);
+		reset[i] = true;
+	}
+}
+
+/*
+ * es.reset_configuration(stream, settings): back to the default, for the
+ * named settings or all.  A stream then takes its category's values; a
+ * queue gets es.create_queue's visibility timeout and max deliveries and
+ * no limits.
+ */
+PG_FUNCTION_INFO_V1(es_reset_configuration);
+Datum
+es_reset_configuration(PG_FUNCTION_ARGS)
+{
+	char	   *name = EsTextArgNotNull(fcinfo, 0, "stream name");
+	bool		reset[NUM_SETTINGS];
+	bool		queue;
+	Datum		values[9];
+
+	EsValidateName(name, "stream name");
+	SPI_connect();
+	queue = strcmp(StreamKind(name), ES_KIND_EPHEMERAL) == 0;
+	SettingsToReset(fcinfo, name, queue, reset);
+	if (queue)
+	{
+		values[0] = CStringGetTextDatum(name);
+		for (int i = 0; i < NUM_SETTINGS; i++)
+			values[i + 1] = BoolGetDatum(reset[i]);
+		Run(&queue_reset_plan, values, NULL, SPI_OK_UPDATE_RETURNING);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", name)));
+		CheckBackoff(name);
+	}
+	else
+	{
+		values[0] = CStringGetTextDatum("stream");
+		values[1] = CStringGetTextDatum(name);
+		values[2] = BoolGetDatum(reset[S_MAX_AGE]);
+		values[3] = BoolGetDatum(reset[S_MAX_COUNT]);
+		Run(&stream_reset_plan, values, NULL, SPI_OK_DELETE);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* es.reset_category_configuration(category, settings). */
+PG_FUNCTION_INFO_V1(es_reset_category_configuration);
+Datum
+es_reset_category_configuration(PG_FUNCTION_ARGS)
+{
+	char	   *category = CategoryArg(fcinfo);
+	bool		reset[NUM_SETTINGS];
+	Datum		values[4];
+
+	SettingsToReset(fcinfo, category, false, reset);
+	SPI_connect();
+	values[0] = CStringGetTextDatum("category");
+	values[1] = CStringGetTextDatum(category);
+	values[2] = BoolGetDatum(reset[S_MAX_AGE]);
+	values[3] = BoolGetDatum(reset[S_MAX_COUNT]);
+	Run(&stream_reset_plan, values, NULL, SPI_OK_DELETE);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
