@@ -19,7 +19,7 @@
 #include "event_streaming.h"
 
 /* Retention may keep events this long at most: past it, set nothing. */
-#define ES_MAX_RETENTION_AGE (INT64CONST(36500) * USECS_PER_DAY)
+#define ES_MAX_RETENTION_AGE (INT64CONST(36000) * USECS_PER_DAY)	/* 100 years */
 
 /* The settings, in the argument order of es.configure. */
 typedef enum Setting
@@ -70,26 +70,38 @@ static EsPlan queue_set_plan = {
 	"   retry_delay_max = COALESCE($7, retry_delay_max),"
 	"   dead_letter_max_age = COALESCE($8, dead_letter_max_age),"
 	"   dead_letter_max_count = COALESCE($9, dead_letter_max_count)"
-	" WHERE queue OPERATOR(pg_catalog.=) $1"
-	" RETURNING retry_delay, retry_delay_max",
+	" WHERE queue OPERATOR(pg_catalog.=) $1",
 	.nargs = 9,
 	.argtypes = {TEXTOID, INTERVALOID, INT8OID, INTERVALOID, INT4OID, INTERVALOID,
 		INTERVALOID, INTERVALOID, INT8OID}
 };
 
-/* $3, $4: reset max_age, max_count; a row with nothing set goes. */
+/* $3, $4: reset max_age, max_count. */
 static EsPlan stream_reset_plan = {
-	.sql = "WITH u AS (UPDATE es.stream_settings"
+	.sql = "UPDATE es.stream_settings"
 	"   SET max_age = CASE WHEN $3 THEN NULL ELSE max_age END,"
 	"       max_count = CASE WHEN $4 THEN NULL ELSE max_count END,"
 	"       updated_at = pg_catalog.now()"
-	" WHERE scope OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2"
-	" RETURNING scope, name, max_age, max_count)"
-	" DELETE FROM es.stream_settings s USING u"
-	" WHERE s.scope OPERATOR(pg_catalog.=) u.scope AND s.name OPERATOR(pg_catalog.=) u.name"
-	"   AND u.max_age IS NULL AND u.max_count IS NULL",
+	" WHERE scope OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
 	.nargs = 4,
 	.argtypes = {TEXTOID, TEXTOID, BOOLOID, BOOLOID}
+};
+
+/* A row with nothing set has no reason to be. */
+static EsPlan stream_unset_plan = {
+	.sql = "DELETE FROM es.stream_settings"
+	" WHERE scope OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2"
+	"   AND max_age IS NULL AND max_count IS NULL",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID}
+};
+
+/* A queue's backoff settings, locked until the change is written. */
+static EsPlan queue_backoff_plan = {
+	.sql = "SELECT retry_delay, retry_delay_max FROM es.queues"
+	" WHERE queue OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	.nargs = 1,
+	.argtypes = {TEXTOID}
 };
 
 /* The defaults are es.create_queue's. */
@@ -104,8 +116,7 @@ static EsPlan queue_reset_plan = {
 	"   retry_delay_max = CASE WHEN $7 THEN NULL ELSE retry_delay_max END,"
 	"   dead_letter_max_age = CASE WHEN $8 THEN NULL ELSE dead_letter_max_age END,"
 	"   dead_letter_max_count = CASE WHEN $9 THEN NULL ELSE dead_letter_max_count END"
-	" WHERE queue OPERATOR(pg_catalog.=) $1"
-	" RETURNING retry_delay, retry_delay_max",
+	" WHERE queue OPERATOR(pg_catalog.=) $1",
 	.nargs = 9,
 	.argtypes = {TEXTOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID,
 		BOOLOID, BOOLOID}
@@ -135,13 +146,15 @@ StreamKind(const char *name)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* A queue-only setting given for a persistent stream. */
+/* A queue-only setting given for a persistent stream or a category. */
 static void
-RefuseForStream(const char *name, Setting setting)
+RefuseForStream(const char *name, Setting setting, bool category)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("setting \"%s\" applies only to queues", setting_names[setting]),
+			 category ?
+			 errdetail("Category settings apply to persistent streams.") :
 			 errdetail("Stream \"%s\" is a persistent stream.", name)));
 }
 
@@ -166,14 +179,29 @@ CheckInterval(FunctionCallInfo fcinfo, int argno, Setting setting, int64 max_us,
 		(void) EsIntervalArg(fcinfo, argno, setting_names[setting], false, max_us, max_text);
 }
 
-/* retry_delay_max needs a retry_delay, and is not below it. */
+/*
+ * Lock the queue's row and check the backoff settings it would have:
+ * retry_delay_max needs a retry_delay, and is not below it.  delay and max
+ * are the new values, or 0 to keep the current one; reset_* clear it.
+ */
 static void
-CheckBackoff(const char *queue)
+CheckBackoff(const char *queue, Datum delay, bool reset_delay, Datum max, bool reset_max)
 {
+	Datum		values[1] = {CStringGetTextDatum(queue)};
 	bool		delay_null;
 	bool		max_null;
-	Datum		delay = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &delay_null);
-	Datum		max = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &max_null);
+
+	Run(&queue_backoff_plan, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue)));
+	if (delay == 0)
+		delay = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &delay_null);
+	delay_null = reset_delay || (delay == 0);
+	if (max == 0)
+		max = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &max_null);
+	max_null = reset_max || (max == 0);
 
 	if (max_null)
 		return;
@@ -181,7 +209,7 @@ CheckBackoff(const char *queue)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retry_delay_max needs retry_delay"),
-				 errdetail("Queue \"%s\" has no retry_delay.", queue)));
+				 errdetail("Queue \"%s\" would have no retry_delay.", queue)));
 	if (EsIntervalMicroseconds(DatumGetIntervalP(max)) <
 		EsIntervalMicroseconds(DatumGetIntervalP(delay)))
 		ereport(ERROR,
@@ -268,7 +296,7 @@ es_configure(PG_FUNCTION_ARGS)
 	{
 		for (int i = NUM_STREAM_SETTINGS; i < NUM_SETTINGS; i++)
 			if (!PG_ARGISNULL(i + 1))
-				RefuseForStream(name, (Setting) i);
+				RefuseForStream(name, (Setting) i, false);
 		SetStreamSettings(fcinfo, "stream", name);
 	}
 	else
@@ -276,6 +304,8 @@ es_configure(PG_FUNCTION_ARGS)
 		Datum		values[9];
 		char		nulls[9];
 
+		CheckBackoff(name, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), false,
+					 PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6), false);
 		values[0] = CStringGetTextDatum(name);
 		nulls[0] = ' ';
 		for (int i = 1; i < 9; i++)
@@ -283,12 +313,7 @@ es_configure(PG_FUNCTION_ARGS)
 			values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 			nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		}
-		Run(&queue_set_plan, values, nulls, SPI_OK_UPDATE_RETURNING);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("queue \"%s\" does not exist", name)));
-		CheckBackoff(name);
+		Run(&queue_set_plan, values, nulls, SPI_OK_UPDATE);
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -317,7 +342,8 @@ es_configure_category(PG_FUNCTION_ARGS)
  * are refused.
  */
 static void
-SettingsToReset(FunctionCallInfo fcinfo, const char *name, bool queue, bool reset[NUM_SETTINGS])
+SettingsToReset(FunctionCallInfo fcinfo, const char *name, bool queue, bool category,
+				bool reset[NUM_SETTINGS])
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -349,9 +375,24 @@ SettingsToReset(FunctionCallInfo fcinfo, const char *name, bool queue, bool rese
 					 errmsg("unknown setting \"%s\"", setting),
 					 errhint("The settings are max_age, max_count, and for queues visibility_timeout, max_deliveries, retry_delay, retry_delay_max, dead_letter_max_age and dead_letter_max_count.")));
 		if (!queue && i >= NUM_STREAM_SETTINGS)
-			RefuseForStream(name, (Setting) i);
+			RefuseForStream(name, (Setting) i, category);
 		reset[i] = true;
 	}
+}
+
+/* Clear settings of a stream or category; drop its row once none is left. */
+static void
+ResetStreamSettings(const char *scope, const char *name, const bool reset[NUM_SETTINGS])
+{
+	Datum		values[4];
+
+	values[0] = CStringGetTextDatum(scope);
+	values[1] = CStringGetTextDatum(name);
+	values[2] = BoolGetDatum(reset[S_MAX_AGE]);
+	values[3] = BoolGetDatum(reset[S_MAX_COUNT]);
+	Run(&stream_reset_plan, values, NULL, SPI_OK_UPDATE);
+	CommandCounterIncrement();
+	Run(&stream_unset_plan, values, NULL, SPI_OK_DELETE);
 }
 
 /*
@@ -372,27 +413,17 @@ es_reset_configuration(PG_FUNCTION_ARGS)
 	EsValidateName(name, "stream name");
 	SPI_connect();
 	queue = strcmp(StreamKind(name), ES_KIND_EPHEMERAL) == 0;
-	SettingsToReset(fcinfo, name, queue, reset);
+	SettingsToReset(fcinfo, name, queue, false, reset);
 	if (queue)
 	{
+		CheckBackoff(name, 0, reset[S_RETRY_DELAY], 0, reset[S_RETRY_DELAY_MAX]);
 		values[0] = CStringGetTextDatum(name);
 		for (int i = 0; i < NUM_SETTINGS; i++)
 			values[i + 1] = BoolGetDatum(reset[i]);
-		Run(&queue_reset_plan, values, NULL, SPI_OK_UPDATE_RETURNING);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("queue \"%s\" does not exist", name)));
-		CheckBackoff(name);
+		Run(&queue_reset_plan, values, NULL, SPI_OK_UPDATE);
 	}
 	else
-	{
-		values[0] = CStringGetTextDatum("stream");
-		values[1] = CStringGetTextDatum(name);
-		values[2] = BoolGetDatum(reset[S_MAX_AGE]);
-		values[3] = BoolGetDatum(reset[S_MAX_COUNT]);
-		Run(&stream_reset_plan, values, NULL, SPI_OK_DELETE);
-	}
+		ResetStreamSettings("stream", name, reset);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -404,15 +435,10 @@ es_reset_category_configuration(PG_FUNCTION_ARGS)
 {
 	char	   *category = CategoryArg(fcinfo);
 	bool		reset[NUM_SETTINGS];
-	Datum		values[4];
 
-	SettingsToReset(fcinfo, category, false, reset);
+	SettingsToReset(fcinfo, category, false, true, reset);
 	SPI_connect();
-	values[0] = CStringGetTextDatum("category");
-	values[1] = CStringGetTextDatum(category);
-	values[2] = BoolGetDatum(reset[S_MAX_AGE]);
-	values[3] = BoolGetDatum(reset[S_MAX_COUNT]);
-	Run(&stream_reset_plan, values, NULL, SPI_OK_DELETE);
+	ResetStreamSettings("category", category, reset);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -151,9 +151,50 @@ INSERT INTO pg_temp.cases (stmt) VALUES
  ($$SELECT es.extend('err-q', 1, gen_random_uuid(), '13 hours')$$),
  ($$SELECT es.extend('err-q', 1, gen_random_uuid(), NULL)$$),
  ($$SELECT es.extend('err-q', 1, NULL, '1 minute')$$),
+ -- configuration
+ ($$SELECT es.configure(NULL, max_count => 1)$$),
+ ($$SELECT es.configure('err-nope', max_count => 1)$$),
+ ($$SELECT es.configure('err-1', max_age => '-1 day')$$),
+ ($$SELECT es.configure('err-1', max_age => '0')$$),
+ ($$SELECT es.configure('err-1', max_age => '101 years')$$),
+ ($$SELECT es.configure('err-1', max_count => 0)$$),
+ ($$SELECT es.configure('err-1', max_count => -5)$$),
+ ($$SELECT es.configure('err-1', visibility_timeout => '1 minute')$$),
+ ($$SELECT es.configure('err-1', max_deliveries => 3)$$),
+ ($$SELECT es.configure('err-1', retry_delay => '1 second')$$),
+ ($$SELECT es.configure('err-1', dead_letter_max_count => 10)$$),
+ ($$SELECT es.configure('err-q', visibility_timeout => '0')$$),
+ ($$SELECT es.configure('err-q', visibility_timeout => '13 hours')$$),
+ ($$SELECT es.configure('err-q', max_deliveries => 0)$$),
+ ($$SELECT es.configure('err-q', max_deliveries => 1001)$$),
+ ($$SELECT es.configure('err-q', retry_delay => '-1 second')$$),
+ ($$SELECT es.configure('err-q', retry_delay => '8 days')$$),
+ ($$SELECT es.configure('err-q', retry_delay_max => '1 minute')$$),
+ ($$SELECT es.configure('err-q', retry_delay => '1 minute', retry_delay_max => '1 second')$$),
+ ($$SELECT es.configure('err-q', dead_letter_max_age => '0')$$),
+ ($$SELECT es.configure('err-q', dead_letter_max_count => 0)$$),
+ ($$SELECT es.configure('err-q', max_count => 0)$$),
+ ($$SELECT es.configure_category(NULL, max_count => 1)$$),
+ ($$SELECT es.configure_category('', max_count => 1)$$),
+ ($$SELECT es.configure_category('err-1', max_count => 1)$$),
+ ($$SELECT es.configure_category('err', max_count => 0)$$),
+ ($$SELECT es.configure_category('err', max_age => '-1 hour')$$),
+ ($$SELECT es.reset_configuration('err-nope')$$),
+ ($$SELECT es.reset_configuration('err-1', ARRAY['nope'])$$),
+ ($$SELECT es.reset_configuration('err-1', ARRAY['visibility_timeout'])$$),
+ ($$SELECT es.reset_configuration('err-1', ARRAY[NULL])$$),
+ ($$SELECT es.reset_category_configuration('err', ARRAY['max_deliveries'])$$),
+ ($$SELECT es.reset_category_configuration('a-b')$$),
+ -- sweeps
+ ($$SELECT * FROM es.sweep(NULL)$$),
+ ($$SELECT * FROM es.sweep(now(), 0)$$),
+ ($$SELECT * FROM es.sweep_retention(now(), -1)$$),
+ ($$SELECT * FROM es.sweep_redelivery(NULL)$$),
  -- settings: out of range, and the reserved prefix
  ($$SET event_streaming.max_batch_size = 0$$),
  ($$SET event_streaming.max_read_count = -1$$),
+ ($$SET event_streaming.sweep_batch_size = 0$$),
+ ($$SET event_streaming.naptime = 5$$),
  ($$SET event_streaming.no_such_setting = 1$$);
 
 SELECT n, pg_temp.try(stmt) AS result FROM pg_temp.cases ORDER BY n;
@@ -163,3 +204,6 @@ SELECT count(*) - :events_before AS events_written FROM es.events;
 SELECT count(*) AS streams_registered FROM es.stream_catalog WHERE stream LIKE 'err-%' AND stream NOT IN ('err-1', 'err-q');
 SELECT count(*) AS messages_written FROM es.messages;
 SELECT queue, visibility_timeout, max_deliveries FROM es.queues WHERE queue LIKE 'err-%';
+SELECT count(*) AS settings_written FROM es.configuration WHERE scope <> 'queue';
+SELECT name, max_age, max_count, retry_delay, retry_delay_max, dead_letter_max_age, dead_letter_max_count
+  FROM es.configuration WHERE name LIKE 'err-%';

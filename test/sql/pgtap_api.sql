@@ -8,7 +8,7 @@ SET intervalstyle = postgres;  -- pg_regress sets postgres_verbose; defaults rea
 \pset format unaligned
 \pset tuples_only true
 
-SELECT plan(78);
+SELECT plan(91);
 
 SELECT has_schema('es');
 SELECT has_table('es', 'events', 'es.events exists');
@@ -72,7 +72,7 @@ SELECT set_eq(
   $$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'event_streaming'$$,
   ARRAY['es.stream_catalog', 'es.events', 'es.global_position_seq',
         'es.queues', 'es.queue_id_seq', 'es.messages', 'es.message_id_seq',
-        'es.dead_letter_messages'],
+        'es.dead_letter_messages', 'es.stream_settings'],
   'user data registered with pg_extension_config_dump');
 
 -- Indexes for the queries users run.
@@ -155,5 +155,37 @@ SELECT is((SELECT count(*)::int FROM pg_index i, unnest(i.indkey) k
 SELECT columns_are('es', 'messages', ARRAY['message_id', 'queue_id', 'available_at', 'delivery_count',
   'leased_until', 'receipt', 'enqueued_at', 'last_delivered_at', 'consumer', 'group_key', 'last_error',
   'headers', 'payload']);
+
+-- 0.3.0: configuration, retention, the worker.
+SELECT has_view('es', 'configuration', 'es.configuration exists');
+SELECT columns_are('es', 'configuration', ARRAY['scope', 'name', 'max_age', 'max_count',
+  'visibility_timeout', 'max_deliveries', 'retry_delay', 'retry_delay_max',
+  'dead_letter_max_age', 'dead_letter_max_count']);
+SELECT has_view('es', 'worker_status', 'es.worker_status exists');
+SELECT col_is_pk('es', 'stream_settings', ARRAY['scope', 'name'], 'settings keyed by scope and name');
+SELECT has_column('es', 'stream_catalog', 'truncated_before', 'the catalog keeps where retention cut each stream');
+SELECT col_not_null('es', 'stream_catalog', 'truncated_before', 'truncated_before is never null');
+SELECT has_index('es', 'dead_letter_messages', 'dead_letter_messages_age_idx',
+                 ARRAY['queue_id', 'dead_lettered_at', 'message_id']);
+SELECT is((SELECT pg_get_function_arguments('es.configure(text,interval,bigint,interval,integer,interval,interval,interval,bigint)'::regprocedure)),
+          'stream text, max_age interval DEFAULT NULL::interval, max_count bigint DEFAULT NULL::bigint, visibility_timeout interval DEFAULT NULL::interval, max_deliveries integer DEFAULT NULL::integer, retry_delay interval DEFAULT NULL::interval, retry_delay_max interval DEFAULT NULL::interval, dead_letter_max_age interval DEFAULT NULL::interval, dead_letter_max_count bigint DEFAULT NULL::bigint',
+          'es.configure arguments: NULL leaves a setting as it is');
+SELECT is((SELECT pg_get_function_result('es.sweep(timestamp with time zone,bigint)'::regprocedure)),
+          'TABLE(pass text, name text, affected bigint)', 'es.sweep result columns');
+SELECT functions_are('es', ARRAY['ack', 'append', 'append_batch', 'append_event', 'category',
+  'configure', 'configure_category', 'create_queue', 'dequeue', 'drop_queue', 'enqueue',
+  'enqueue_batch', 'extend', 'nack', 'purge_dead_letters', 'purge_queue', 'read_stream',
+  'read_stream_backward', 'redrive', 'reset_category_configuration', 'reset_configuration',
+  'stream_version', 'sweep', 'sweep_redelivery', 'sweep_retention', 'worker_status'],
+  'the API functions, no others');
+-- Nothing new is granted to PUBLIC.
+SELECT is((SELECT count(*)::int FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+            WHERE p.pronamespace = 'es'::regnamespace AND a.grantee = 0),
+          0, 'no es function is executable by PUBLIC');
+-- A stream with retention keeps its version once every event is gone.
+SELECT es.append('tap-ret-1', 'T', '{}') FROM generate_series(1, 3);
+SELECT es.configure('tap-ret-1', max_age => '1 second');
+SELECT is((SELECT sum(affected)::int FROM es.sweep(now() + interval '1 hour')), 3, 'the sweep removes the three events');
+SELECT is(es.stream_version('tap-ret-1'), 2::bigint, 'the version survives');
 
 SELECT * FROM finish();
