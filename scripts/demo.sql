@@ -80,3 +80,18 @@ SELECT es.nack('emails', m.message_id, m.receipt, error => 'mailbox still full')
 SELECT message_id, reason, delivery_count, last_error, headers, payload FROM es.dead_letters;
 SELECT es.redrive('emails') AS redriven;
 SELECT * FROM es.queue_stats;
+
+\echo
+\echo '== 8. Retention: keep the newest 2 events of order-1; the version survives'
+SELECT es.configure('order-1', max_count => 2);
+SELECT es.configure_category('order', max_age => '30 days');
+SELECT * FROM es.configuration ORDER BY scope, name;
+SELECT * FROM es.sweep();
+SELECT stream_offset, event_type FROM es.read_stream('order-1');
+SELECT es.stream_version('order-1') AS "order-1 version";
+
+\echo
+\echo '== 9. The background worker serving this database'
+SELECT backend_type, datname FROM pg_stat_activity WHERE backend_type LIKE 'event_streaming%' ORDER BY 1;
+SELECT pg_sleep(1.5);
+SELECT pass, worker_pid IS NOT NULL AS running, runs > 0 AS has_run, errors FROM es.worker_status;
