@@ -89,6 +89,7 @@ typedef struct EsPlan
 
 extern SPIPlanPtr EsPreparedPlan(EsPlan *p);
 extern Oid	EsRelationOid(const char *relname);
+extern bool EsHasColumn(const char *relname, const char *attname);
 
 /* lookup.c */
 extern bool EsIndexFirst(const char *relname, const char *indexname, Datum key,

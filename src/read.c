@@ -34,6 +34,17 @@ static EsPlan backward_plan = {
 	.argtypes = {TEXTOID, INT8OID, INT8OID}
 };
 
+/* Before 0.3.0 there is no truncated_before. */
+static EsPlan version_plan_0_2 = {
+	.sql = "SELECT c.kind, (SELECT e.stream_offset FROM es.events e"
+	"                 WHERE e.stream OPERATOR(pg_catalog.=) $1"
+	"                 ORDER BY e.stream_offset DESC LIMIT 1)"
+	"  FROM (SELECT) AS one"
+	"  LEFT JOIN es.stream_catalog c ON c.stream OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {TEXTOID}
+};
+
 static EsPlan version_plan = {
 	.sql = "SELECT c.kind, COALESCE("
 	"           (SELECT e.stream_offset FROM es.events e"
@@ -69,7 +80,8 @@ StreamVersion(const char *stream)
 	char	   *kind;
 	Datum		v;
 
-	RunRead(&version_plan, values);
+	RunRead(EsHasColumn("stream_catalog", "truncated_before") ?
+			&version_plan : &version_plan_0_2, values);
 	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (kind != NULL && strcmp(kind, ES_KIND_EPHEMERAL) == 0)
 		ereport(ERROR,

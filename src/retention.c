@@ -509,6 +509,7 @@ EsSweepStep(EsSweep *s, int64 batch, int64 *changed, EsSweepReport report, void 
 typedef struct SweepResult
 {
 	ReturnSetInfo *rsinfo;
+	MemoryContext cxt;			/* outlives the steps' SPI contexts */
 	const char *pass;			/* the pending row, not yet stored */
 	char	   *name;
 	int64		affected;
@@ -542,7 +543,7 @@ CollectResult(const char *pass, const char *name, int64 rows, void *arg)
 	}
 	FlushResult(r);
 	r->pass = pass;
-	r->name = pstrdup(name);
+	r->name = MemoryContextStrdup(r->cxt, name);
 	r->affected = rows;
 }
 
@@ -567,6 +568,7 @@ RunSweep(FunctionCallInfo fcinfo, EsSweepPhase first, EsSweepPhase last)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	r.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	r.cxt = CurrentMemoryContext;
 	EsSweepBegin(&s, first, last, PG_GETARG_TIMESTAMPTZ(0), CurrentMemoryContext);
 	while (remaining > 0)
 	{

@@ -33,6 +33,18 @@ EsPreparedPlan(EsPlan *p)
 	return p->plan;
 }
 
+/*
+ * Whether a table of schema es has a column.  The library may be newer than
+ * the extension installed in a database (between make install and ALTER
+ * EXTENSION UPDATE), so code that reads a column added by a later version
+ * asks first.
+ */
+bool
+EsHasColumn(const char *relname, const char *attname)
+{
+	return get_attnum(EsRelationOid(relname), attname) != InvalidAttrNumber;
+}
+
 /* OID of a relation of schema es; looked up each call, it is cheap and safe. */
 Oid
 EsRelationOid(const char *relname)

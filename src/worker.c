@@ -606,6 +606,7 @@ es_worker_main(Datum arg)
 	{
 		TimestampTz now;
 		long		timeout_ms;
+		bool		ready;
 
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
@@ -629,7 +630,8 @@ es_worker_main(Datum arg)
 		}
 
 		now = GetCurrentTimestamp();
-		if (ExtensionReady())
+		ready = ExtensionReady();
+		if (ready)
 		{
 			if (es_redelivery_enabled && now >= next_redelivery)
 			{
@@ -644,10 +646,11 @@ es_worker_main(Datum arg)
 		}
 		MemoryContextSwitchTo(loop_cxt);
 		now = GetCurrentTimestamp();
+		/* Waiting for the extension: look again after a nap. */
 		timeout_ms = es_worker_naptime;
-		if (es_redelivery_enabled)
+		if (ready && es_redelivery_enabled)
 			timeout_ms = Min(timeout_ms, (next_redelivery - now) / 1000);
-		if (es_retention_enabled)
+		if (ready && es_retention_enabled)
 			timeout_ms = Min(timeout_ms, (next_retention - now) / 1000);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(timeout_ms, 1), PG_WAIT_EXTENSION);

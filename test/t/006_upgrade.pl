@@ -2,11 +2,25 @@
 # event and stream, appends continue where they left off, queues work, and
 # the upgraded database ends with exactly the catalog objects a fresh install
 # has.  The catalog comparison is shown to detect differences.
+#
+# Then 0.2.0 to 0.3.0, the default version: the database upgraded from 0.1.0
+# goes on to 0.3.0, a second database starts at 0.2.0 with events, queues
+# (waiting, delayed, in-flight and grouped messages) and dead letters, and a
+# third goes from 0.1.0 to 0.3.0 in one ALTER EXTENSION.  Every event,
+# stream, queue, message (leases and receipts included) and dead letter is
+# read back identical; the new settings start unset (es.configuration shows
+# the queues' own visibility timeout and max deliveries, nothing else) and
+# no stream is truncated; appends continue, a receipt handed out under 0.2.0
+# still acks, dead letters redrive, and es.configure and es.sweep work on the
+# upgraded data, with stream versions surviving the truncation.  Each of the
+# three ends with exactly the catalog objects of a fresh 0.3.0 install, also
+# after using the new functions.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
@@ -212,9 +226,9 @@ is(scalar(my @ev = split /\n/, $before{events}), 8, '8 events written through 0.
 my $max_pos = $node->safe_psql('upgraded', q{SELECT max(global_position) FROM es.events});
 
 # --- the upgrade
-$node->safe_psql('upgraded', q{ALTER EXTENSION event_streaming UPDATE});
+$node->safe_psql('upgraded', q{ALTER EXTENSION event_streaming UPDATE TO '0.2.0'});
 is($node->safe_psql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'event_streaming'}), '0.2.0',
-	'ALTER EXTENSION UPDATE brings 0.2.0');
+	'ALTER EXTENSION UPDATE TO 0.2.0 brings 0.2.0');
 for my $r (sort keys %reads)
 {
 	is($node->safe_psql('upgraded', $reads{$r}), $before{$r}, "$r read back identical after the upgrade");
@@ -222,7 +236,7 @@ for my $r (sort keys %reads)
 
 # --- a fresh 0.2.0 install has the same catalog objects
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
-$node->safe_psql('fresh', q{CREATE EXTENSION event_streaming});
+$node->safe_psql('fresh', q{CREATE EXTENSION event_streaming VERSION '0.2.0'});
 is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'event_streaming'}), '0.2.0',
 	'a fresh install is 0.2.0');
 my $fresh = catalog('fresh');
@@ -238,7 +252,7 @@ same_catalog($upgraded, $fresh, 'the upgraded database has exactly the objects o
 
 # --- the comparison can fail: each change to a scratch copy is detected
 $node->safe_psql('postgres', 'CREATE DATABASE scratch');
-$node->safe_psql('scratch', q{CREATE EXTENSION event_streaming});
+$node->safe_psql('scratch', q{CREATE EXTENSION event_streaming VERSION '0.2.0'});
 same_catalog(catalog('scratch'), $fresh, 'a second fresh install compares equal');
 for my $change (
 	[ q{ALTER FUNCTION es.category(text) IMMUTABLE STRICT COST 7}, q{ALTER FUNCTION es.category(text) COST 100},
@@ -298,6 +312,197 @@ like($err, qr/ERROR:  42809:/, 'appending to a queue is refused with 42809');
 
 # The upgraded database still matches a fresh install once it has queue data.
 same_catalog(catalog('upgraded'), $fresh, 'still the same catalog after using 0.2.0');
+
+#
+# ---------------------------------------------------------------- 0.3.0
+#
+
+sub extversion
+{
+	return $node->safe_psql($_[0], q{SELECT extversion FROM pg_extension WHERE extname = 'event_streaming'});
+}
+
+# --- a database that starts at 0.2.0, with events, queues and dead letters
+$node->safe_psql('postgres', 'CREATE DATABASE from020');
+$node->safe_psql('from020', q{CREATE EXTENSION event_streaming VERSION '0.2.0'});
+is(extversion('from020'), '0.2.0', 'installed 0.2.0 in a second database');
+$node->safe_psql('from020', q{
+SELECT es.append_batch('acct-1', (SELECT jsonb_agg(jsonb_build_object('type', 'Deposited', 'data', jsonb_build_object('n', i),
+                                                                      'metadata', jsonb_build_object('correlation_id', 'c-' || i)))
+                                    FROM generate_series(0, 9) i), -1);
+SELECT es.append('acct-1', 'Withdrawn', '{"n": 10}', NULL, 9, 'c0000000-0000-4000-8000-000000000001');
+SELECT es.append('acct-2', 'Opened', '{}');
+SELECT es.append('acct-2', 'Closed', '{}', '{"causation_id": "cmd-9"}', 0);
+-- work: plain, delayed and grouped messages; one in flight
+SELECT es.create_queue('work', visibility_timeout => '10 minutes', max_deliveries => 3);
+SELECT es.enqueue('work', '{"job": 1}', '{"h": "a"}');
+SELECT es.enqueue('work', '{"job": 2}');
+SELECT es.enqueue('work', '{"job": 3}', delay => '1 hour');
+SELECT es.enqueue('work', '{"job": 4}', group_key => 'g1');
+SELECT es.enqueue('work', '{"job": 5}', group_key => 'g1');
+-- mail: dead letters, rejected and out of deliveries
+SELECT es.create_queue('mail', visibility_timeout => '1 second', max_deliveries => 1);
+SELECT es.enqueue_batch('mail', ARRAY['{"m": 1}', '{"m": 2}', '{"m": 3}']::jsonb[], '{"batch": true}');
+});
+# In flight across the upgrade: the oldest 'work' message, leased for 10 minutes.
+my ($w_id, $w_receipt) = split /\|/, $node->safe_psql('from020', q{SELECT message_id, receipt FROM es.dequeue('work', 'w1')});
+like($w_receipt, qr/^[0-9a-f-]{36}$/, 'a work message is in flight under 0.2.0');
+# mail: one rejected, one out of deliveries (its 1 s lease expires), one waiting.
+my ($m_id, $m_receipt) = split /\|/, $node->safe_psql('from020', q{SELECT message_id, receipt FROM es.dequeue('mail', 'm1')});
+is($node->safe_psql('from020', qq{SELECT es.nack('mail', $m_id, '$m_receipt', requeue => false, error => 'bad address')}), 't',
+	'a mail message is rejected under 0.2.0');
+$node->safe_psql('from020', q{SELECT message_id FROM es.dequeue('mail', 'm1')});
+usleep(1_200_000);
+# The next dequeue dead-letters the expired one and takes the last.
+my ($m3_id, $m3_receipt) = split /\|/, $node->safe_psql('from020', q{SELECT message_id, receipt FROM es.dequeue('mail', 'm2', visibility_timeout => '10 minutes')});
+like($m3_id, qr/^\d+$/, 'the last mail message is in flight');
+is($node->safe_psql('from020', q{SELECT string_agg(reason, ',' ORDER BY message_id) FROM es.dead_letters WHERE queue = 'mail'}),
+	'rejected,max_deliveries', 'two dead letters under 0.2.0: rejected and out of deliveries');
+is($node->safe_psql('from020', q{SELECT string_agg(concat_ws(':', queue, depth, visible, in_flight, delayed, dead_lettered), ',' ORDER BY queue) FROM es.queue_stats}),
+	'mail:1:0:1:0:2,work:5:3:1:1:0', 'queue stats before the upgrade');
+
+# What must read back the same after the upgrade (es.queue_stats without its
+# clock-dependent age; es.stream_catalog without the new column).
+my %reads020 = (
+	events       => q{SELECT * FROM es.events ORDER BY global_position},
+	streams      => q{SELECT * FROM es.streams ORDER BY stream},
+	catalog      => q{SELECT stream, kind, created_at FROM es.stream_catalog ORDER BY stream},
+	read         => q{SELECT s, r.* FROM unnest(ARRAY['acct-1', 'acct-2']) s, es.read_stream(s) r ORDER BY s, r.stream_offset},
+	versions     => q{SELECT s, es.stream_version(s) FROM unnest(ARRAY['acct-1', 'acct-2', 'none-1']) s ORDER BY s},
+	queues       => q{SELECT queue_id, queue, visibility_timeout, max_deliveries, created_at FROM es.queues ORDER BY queue_id},
+	messages     => q{SELECT * FROM es.messages ORDER BY message_id},
+	dead         => q{SELECT * FROM es.dead_letter_messages ORDER BY queue_id, message_id},
+	dead_letters => q{SELECT * FROM es.dead_letters ORDER BY queue, message_id},
+	queue_stats  => q{SELECT queue, depth, visible, in_flight, delayed, dead_lettered, visibility_timeout, max_deliveries FROM es.queue_stats ORDER BY queue},
+	sequences    => q{SELECT (SELECT last_value FROM es.global_position_seq), (SELECT last_value FROM es.queue_id_seq), (SELECT last_value FROM es.message_id_seq)},
+);
+my %before020 = map { $_ => $node->safe_psql('from020', $reads020{$_}) } keys %reads020;
+my %before_upgraded = map { $_ => $node->safe_psql('upgraded', $reads020{$_}) } qw(events streams catalog queues messages dead sequences);
+
+# --- the upgrades to 0.3.0
+$node->safe_psql('from020', q{ALTER EXTENSION event_streaming UPDATE});
+is(extversion('from020'), '0.3.0', 'ALTER EXTENSION UPDATE brings 0.2.0 to 0.3.0');
+$node->safe_psql('upgraded', q{ALTER EXTENSION event_streaming UPDATE});
+is(extversion('upgraded'), '0.3.0', 'and the database upgraded from 0.1.0 too');
+for my $r (sort keys %reads020)
+{
+	is($node->safe_psql('from020', $reads020{$r}), $before020{$r}, "0.2.0 -> 0.3.0: $r read back identical");
+}
+for my $r (sort keys %before_upgraded)
+{
+	is($node->safe_psql('upgraded', $reads020{$r}), $before_upgraded{$r}, "0.1.0 -> 0.2.0 -> 0.3.0: $r read back identical");
+}
+for my $db ('from020', 'upgraded')
+{
+	is($node->safe_psql($db, q{SELECT count(*) FILTER (WHERE truncated_before <> 0) || '/' || count(*) FROM es.stream_catalog}),
+		'0/' . $node->safe_psql($db, q{SELECT count(*) FROM es.stream_catalog}), "$db: no stream is truncated after the upgrade");
+	is($node->safe_psql($db, q{SELECT count(*) FROM es.stream_settings}), '0', "$db: no stream or category settings");
+	is($node->safe_psql($db, q{SELECT count(*) FROM es.queues WHERE num_nonnulls(max_age, max_count, dead_letter_max_age,
+	                                   dead_letter_max_count, retry_delay, retry_delay_max) > 0}), '0',
+		"$db: the new queue settings are unset");
+	is($node->safe_psql($db, q{SELECT string_agg(pass || ':' || coalesce(runs::text, '-'), ',' ORDER BY pass) FROM es.worker_status}),
+		'redelivery:-,retention:-', "$db: es.worker_status shows both passes, not served");
+}
+is($node->safe_psql('from020', q{SELECT string_agg(concat_ws(':', scope, name, max_age, max_count, visibility_timeout, max_deliveries,
+                                                         retry_delay, retry_delay_max, dead_letter_max_age, dead_letter_max_count), ',' ORDER BY name)
+                                  FROM es.configuration}),
+	'queue:mail:00:00:01:1,queue:work:00:10:00:3', 'es.configuration: each queue with its own timeout and deliveries, nothing else set');
+
+# --- 0.3.0 on the upgraded data
+# Appends continue; a retry under 0.3.0 of an event appended under 0.2.0 is a duplicate.
+is($node->safe_psql('from020', q{SELECT es.append('acct-1', 'Deposited', '{"n": 11}', NULL, 10)}), '11',
+	'an append after the upgrade continues the stream');
+is($node->safe_psql('from020', q{SELECT stream_offset || ',' || duplicate FROM es.append_event('acct-1', 'Withdrawn', '{"n": 10}', NULL, NULL,
+                                                                              'c0000000-0000-4000-8000-000000000001')}),
+	'10,true', 'retrying an event appended under 0.2.0 returns its offset as a duplicate');
+# The lease and receipt handed out under 0.2.0 still hold.
+is($node->safe_psql('from020', q{SELECT count(*) FROM es.dequeue('work', 'w2', max_messages => 10)}), '2',
+	'dequeue skips the leased, the delayed and the group follower: 2 messages');
+is($node->safe_psql('from020', qq{SELECT es.ack('work', $w_id, '$w_receipt')}), 't', 'a receipt from 0.2.0 acks after the upgrade');
+is($node->safe_psql('from020', qq{SELECT es.ack('mail', $m3_id, '$m3_receipt')}), 't', 'so does the other one');
+is($node->safe_psql('from020', q{SELECT es.redrive('mail')}), '2', 'the dead letters from 0.2.0 redrive');
+my @redriven = map { [ split /\|/ ] } split /\n/,
+  $node->safe_psql('from020', q{SELECT message_id, receipt, payload FROM es.dequeue('mail', 'm3', max_messages => 10) ORDER BY payload::text});
+is(join(',', map { $_->[2] } @redriven), '{"m": 1},{"m": 2}', 'and are delivered again');
+# es.configure and es.sweep on the upgraded data.
+$node->safe_psql('from020', q{
+SELECT es.configure('acct-1', max_count => 3);
+SELECT es.configure_category('acct', max_age => '1 day');
+SELECT es.configure('mail', dead_letter_max_count => 1, retry_delay => '1 second', retry_delay_max => '4 seconds');
+});
+is($node->safe_psql('from020', q{SELECT string_agg(concat_ws(':', scope, name, max_age, max_count, visibility_timeout, max_deliveries,
+                                                         retry_delay, retry_delay_max, dead_letter_max_age, dead_letter_max_count), ',' ORDER BY scope, name)
+                                  FROM es.configuration}),
+	'category:acct:1 day,queue:mail:00:00:01:1:00:00:01:00:00:04:1,queue:work:00:10:00:3,stream:acct-1:3',
+	'es.configuration shows the new settings');
+# The redriven 'mail' messages go back to the dead-letter queue.
+for my $m (@redriven)
+{
+	is($node->safe_psql('from020', qq{SELECT es.nack('mail', $m->[0], '$m->[1]', requeue => false)}), 't', "nack $m->[2] to the dead letters");
+}
+is($node->safe_psql('from020', q{SELECT string_agg(pass || ':' || name || ':' || affected, ',' ORDER BY pass, name) FROM es.sweep()}),
+	'dead_letter_retention:mail:1,stream_retention:acct-1:9',
+	'es.sweep trims the upgraded stream to its max_count and the dead letters to theirs');
+is($node->safe_psql('from020', q{SELECT string_agg(stream_offset::text, ',' ORDER BY stream_offset) || ';' || es.stream_version('acct-1')
+                                 FROM es.events WHERE stream = 'acct-1'}),
+	'9,10,11;11', 'acct-1 keeps its newest 3 events, version 11');
+is($node->safe_psql('from020', q{SELECT string_agg(pass || ':' || name || ':' || affected, ',' ORDER BY pass, name)
+                                   FROM es.sweep(now => pg_catalog.now() + interval '2 days')}),
+	'stream_retention:acct-1:3,stream_retention:acct-2:2',
+	'two days later, the category max_age empties both streams');
+is($node->safe_psql('from020', q{SELECT string_agg(stream || ':' || version || ':' || event_count, ',' ORDER BY stream) FROM es.streams WHERE kind = 'persistent'}),
+	'acct-1:11:0,acct-2:1:0', 'the stream versions survive the truncation');
+is($node->safe_psql('from020', q{SELECT es.stream_version('acct-1') || ',' || es.stream_version('acct-2')}), '11,1',
+	'es.stream_version too');
+is($node->safe_psql('from020', q{SELECT es.append('acct-1', 'Deposited', '{}', NULL, 11)}), '12',
+	'an append after the truncation continues the numbering');
+is($node->safe_psql('from020', q{SELECT count(*) FROM es.dead_letters WHERE queue = 'mail'}), '1', 'one dead letter kept');
+$node->safe_psql('from020', q{
+SELECT es.reset_configuration('mail');
+SELECT es.reset_configuration('acct-1');
+SELECT es.reset_category_configuration('acct');
+});
+is($node->safe_psql('from020', q{SELECT string_agg(concat_ws(':', scope, name, max_age, max_count, visibility_timeout, max_deliveries,
+                                                         retry_delay, retry_delay_max, dead_letter_max_age, dead_letter_max_count), ',' ORDER BY scope, name)
+                                  FROM es.configuration}),
+	'queue:mail:00:00:30:5,queue:work:00:10:00:3', 'resets bring the defaults back (a queue: 30 seconds, 5 deliveries)');
+
+# The chain from 0.1.0 works too.
+is($node->safe_psql('upgraded', q{SELECT es.append('order-1', 'OrderClosed', '{}', NULL, 3)}), '4',
+	'0.1.0 -> 0.3.0: appends continue');
+$node->safe_psql('upgraded', q{SELECT es.configure('order-1', max_count => 2)});
+is($node->safe_psql('upgraded', q{SELECT string_agg(pass || ':' || name || ':' || affected, ',') FROM es.sweep()}),
+	'stream_retention:order-1:3', '0.1.0 -> 0.3.0: es.sweep trims a stream written under 0.1.0');
+is($node->safe_psql('upgraded', q{SELECT string_agg(stream_offset::text, ',' ORDER BY stream_offset) || ';' || es.stream_version('order-1')
+                                  FROM es.events WHERE stream = 'order-1'}),
+	'3,4;4', '0.1.0 -> 0.3.0: the newest 2 events are left, version 4');
+
+# --- 0.1.0 straight to 0.3.0 in one ALTER EXTENSION
+$node->safe_psql('postgres', 'CREATE DATABASE direct');
+$node->safe_psql('direct', q{CREATE EXTENSION event_streaming VERSION '0.1.0'});
+$node->safe_psql('direct', q{SELECT es.append('s-1', 'T', '{}'); SELECT es.append('s-1', 'T', '{}', NULL, 0);});
+$node->safe_psql('direct', q{ALTER EXTENSION event_streaming UPDATE});
+is(extversion('direct'), '0.3.0', 'one ALTER EXTENSION UPDATE brings 0.1.0 to 0.3.0');
+is($node->safe_psql('direct', q{SELECT es.append('s-1', 'T', '{}', NULL, 1)}), '2', 'and appends continue');
+
+# --- each has exactly the catalog of a fresh 0.3.0 install
+$node->safe_psql('postgres', 'CREATE DATABASE fresh3');
+$node->safe_psql('fresh3', q{CREATE EXTENSION event_streaming});
+is(extversion('fresh3'), '0.3.0', 'a fresh install is 0.3.0');
+my $fresh3 = catalog('fresh3');
+note 'catalog lines compared: ' . scalar(my @fl3 = split /\n/, $fresh3);
+like($fresh3, qr/^function es\.sweep\(timestamp with time zone,bigint\): /m, 'the comparison sees the 0.3.0 functions');
+like($fresh3, qr/^extconfig es\.stream_settings: /m, 'the 0.3.0 table registered for dump');
+like($fresh3, qr/^column stream_catalog\.004: truncated_before bigint NOT NULL DEFAULT 0/m, 'the new column');
+like($fresh3, qr/^view streams: /m, 'and the views');
+isnt($fresh3, $fresh, 'the 0.3.0 catalog differs from the 0.2.0 one');
+same_catalog(catalog('from020'), $fresh3, '0.2.0 -> 0.3.0 has exactly the objects of a fresh 0.3.0 install');
+same_catalog(catalog('upgraded'), $fresh3, '0.1.0 -> 0.2.0 -> 0.3.0 has exactly the objects of a fresh 0.3.0 install');
+same_catalog(catalog('direct'), $fresh3, '0.1.0 -> 0.3.0 has exactly the objects of a fresh 0.3.0 install');
+# Settings and sweeps in a fresh install, to compare after use.
+$node->safe_psql('fresh3', q{SELECT es.append('x-1', 'T', '{}'); SELECT es.configure('x-1', max_count => 1); SELECT count(*) FROM es.sweep();});
+same_catalog(catalog('fresh3'), $fresh3, 'a fresh 0.3.0 install still compares equal after use');
+same_catalog(catalog('from020'), $fresh3, 'and so does the database upgraded from 0.2.0, after use');
 
 $node->stop;
 done_testing();
