@@ -52,6 +52,7 @@ typedef struct EsQueue
 extern int	es_max_batch_size;
 extern int	es_max_read_count;
 extern int	es_sweep_batch_size;
+extern int	es_sweep_delay;
 extern char *es_worker_databases;
 extern bool es_worker_enabled;
 extern bool es_redelivery_enabled;

@@ -11,6 +11,7 @@
 int			es_max_batch_size = 10000;
 int			es_max_read_count = 10000;
 int			es_sweep_batch_size = 5000;
+int			es_sweep_delay = 50;
 char	   *es_worker_databases = NULL;
 bool		es_worker_enabled = true;
 bool		es_redelivery_enabled = true;
@@ -49,6 +50,14 @@ EsGucInit(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("event_streaming.sweep_delay",
+							"Time the background worker rests between two steps of a sweep.",
+							"Bounds how much of the CPU and the WAL a sweep takes from the application.",
+							&es_sweep_delay,
+							50, 0, 10000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("event_streaming.databases",
 							   "Databases the background worker serves, separated by commas.",
 							   "Where the extension is not installed, the worker waits for CREATE EXTENSION.",
@@ -82,7 +91,7 @@ EsGucInit(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("event_streaming.naptime",
-							"Time between two redelivery passes of the background worker.",
+							"Rest between two redelivery passes of the background worker.",
 							NULL,
 							&es_worker_naptime,
 							1000, 10, 3600 * 1000,
@@ -90,7 +99,7 @@ EsGucInit(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("event_streaming.retention_interval",
-							"Time between two retention passes of the background worker.",
+							"Rest between two retention passes of the background worker.",
 							NULL,
 							&es_retention_interval,
 							60, 1, 86400,

@@ -1,8 +1,9 @@
 /*
  * worker.c
  *	  The background worker: a launcher, and one worker per served database
- *	  that runs the redelivery pass every event_streaming.naptime and the
- *	  retention passes every event_streaming.retention_interval.
+ *	  that runs the redelivery pass and the retention passes, resting
+ *	  event_streaming.naptime and event_streaming.retention_interval after
+ *	  each run, and event_streaming.sweep_delay between two steps.
  *
  * The launcher is a static worker, registered by _PG_init when the library
  * is preloaded; the postmaster restarts it if it dies.  It starts a dynamic
@@ -537,6 +538,13 @@ RunPass(EsPass pass, MemoryContext cxt)
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			total += changed;
+			/* Leave the CPU and the WAL to the application for a while. */
+			if (more && es_sweep_delay > 0)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 es_sweep_delay, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+			}
 			CHECK_FOR_INTERRUPTS();
 		} while (more);
 		error_context_stack = errcb.previous;
@@ -636,12 +644,12 @@ es_worker_main(Datum arg)
 			if (es_redelivery_enabled && now >= next_redelivery)
 			{
 				RunPass(PASS_REDELIVERY, pass_cxt);
-				next_redelivery = now + es_worker_naptime * INT64CONST(1000);
+				next_redelivery = GetCurrentTimestamp() + es_worker_naptime * INT64CONST(1000);
 			}
 			if (es_retention_enabled && now >= next_retention)
 			{
 				RunPass(PASS_RETENTION, pass_cxt);
-				next_retention = now + es_retention_interval * USECS_PER_SEC;
+				next_retention = GetCurrentTimestamp() + es_retention_interval * USECS_PER_SEC;
 			}
 		}
 		MemoryContextSwitchTo(loop_cxt);
