@@ -26,7 +26,8 @@ CREATE TABLE es.stream_settings (
     updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT stream_settings_pkey PRIMARY KEY (scope, name),
     CONSTRAINT stream_settings_scope_check CHECK (scope IN ('stream', 'category')),
-    CONSTRAINT stream_settings_max_age_check CHECK (max_age > '0'::interval),
+    CONSTRAINT stream_settings_max_age_check
+        CHECK (max_age > '0'::interval AND max_age <= '100 years'::interval),
     CONSTRAINT stream_settings_max_count_check CHECK (max_count >= 1)
 );
 SELECT pg_catalog.pg_extension_config_dump('es.stream_settings', '');
@@ -41,9 +42,11 @@ ALTER TABLE es.queues
     ADD COLUMN dead_letter_max_count bigint,
     ADD COLUMN retry_delay           interval,
     ADD COLUMN retry_delay_max       interval,
-    ADD CONSTRAINT queues_max_age_check CHECK (max_age > '0'::interval),
+    ADD CONSTRAINT queues_max_age_check
+        CHECK (max_age > '0'::interval AND max_age <= '100 years'::interval),
     ADD CONSTRAINT queues_max_count_check CHECK (max_count >= 1),
-    ADD CONSTRAINT queues_dead_letter_max_age_check CHECK (dead_letter_max_age > '0'::interval),
+    ADD CONSTRAINT queues_dead_letter_max_age_check
+        CHECK (dead_letter_max_age > '0'::interval AND dead_letter_max_age <= '100 years'::interval),
     ADD CONSTRAINT queues_dead_letter_max_count_check CHECK (dead_letter_max_count >= 1),
     ADD CONSTRAINT queues_retry_delay_check
         CHECK (retry_delay > '0'::interval AND retry_delay <= '7 days'::interval),
@@ -120,8 +123,8 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- The background worker's passes, run by hand: what each removed or moved,
 -- per stream or queue.  now is the time the passes take as the present (a
--- fixed value makes them deterministic); max_rows bounds the rows changed
--- per stream or queue (NULL: as many as there are).
+-- fixed value makes them deterministic); max_rows bounds the rows the call
+-- changes (NULL: as many as there are).
 CREATE FUNCTION es.sweep(
     now      timestamptz DEFAULT pg_catalog.now(),
     max_rows bigint      DEFAULT NULL)

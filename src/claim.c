@@ -639,7 +639,8 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
  * The redelivery pass over one queue (es.sweep_redelivery and the worker):
  * look at up to max_rows messages at the head of the queue, where leases
  * are (deliveries go oldest first), and move those whose last lease ended
- * to the dead-letter queue, as a dequeue would.  Returns how many were
+ * to the dead-letter queue, as a dequeue would (at most MAX_DEAD_PER_LOOK,
+ * the rest at the next pass).  Returns how many were
  * moved.  If a message is deliverable, consumers waiting on the queue are
  * woken at commit: a lease or a backoff may have just ended, which no
  * commit signals.
@@ -661,7 +662,8 @@ EsRedeliverQueue(const EsQueue *q, TimestampTz now, int64 max_rows)
 	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
 	scan = index_beginscan(m.rel, m.ready_idx, m.snap, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
-	while (looked < max_rows && index_getnext_slot(scan, ForwardScanDirection, m.slot))
+	while (looked < max_rows && list_length(dead) < MAX_DEAD_PER_LOOK &&
+		   index_getnext_slot(scan, ForwardScanDirection, m.slot))
 	{
 		Datum		values[Natts_messages];
 		bool		nulls[Natts_messages];

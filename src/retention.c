@@ -229,9 +229,11 @@ Int64Value(int col)
 static void
 SetName(EsSweep *s, char **field, const char *name)
 {
-	if (*field != NULL)
-		pfree(*field);
+	char	   *old = *field;
+
 	*field = MemoryContextStrdup(s->cxt, name);
+	if (old != NULL)
+		pfree(old);
 }
 
 /*
@@ -565,6 +567,10 @@ RunSweep(FunctionCallInfo fcinfo, EsSweepPhase first, EsSweepPhase last)
 				 errmsg("max_rows must be positive"),
 				 errdetail("Got %lld. Use NULL for no limit.", (long long) PG_GETARG_INT64(1))));
 	remaining = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT64(1);
+	if (TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("now must be finite")));
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	r.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;

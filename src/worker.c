@@ -379,6 +379,10 @@ ClaimSlot(void)
 		else if (s->dboid == InvalidOid && free_slot == NULL)
 			free_slot = s;
 	}
+	/* Past 64 databases since the start, reuse a slot no worker holds. */
+	for (int i = 0; i < ES_MAX_SERVED_DATABASES && mine == NULL && free_slot == NULL; i++)
+		if (es_workers->slot[i].pid == 0)
+			free_slot = &es_workers->slot[i];
 	if (mine == NULL && free_slot != NULL)
 	{
 		mine = free_slot;

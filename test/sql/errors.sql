@@ -190,6 +190,7 @@ INSERT INTO pg_temp.cases (stmt) VALUES
  ($$SELECT * FROM es.sweep(now(), 0)$$),
  ($$SELECT * FROM es.sweep_retention(now(), -1)$$),
  ($$SELECT * FROM es.sweep_redelivery(NULL)$$),
+ ($$SELECT * FROM es.sweep('infinity')$$),
  -- settings: out of range, and the reserved prefix
  ($$SET event_streaming.max_batch_size = 0$$),
  ($$SET event_streaming.max_read_count = -1$$),
