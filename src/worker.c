@@ -542,6 +542,15 @@ RunPass(EsPass pass, MemoryContext cxt)
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			total += changed;
+			/* A pass switched off stops at once, its steps done so far kept. */
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+			}
+			if (!es_worker_enabled ||
+				!(pass == PASS_REDELIVERY ? es_redelivery_enabled : es_retention_enabled))
+				break;
 			/* Leave the CPU and the WAL to the application for a while. */
 			if (more && es_sweep_delay > 0)
 			{

@@ -29,6 +29,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'event_streaming'
 event_streaming.retention_interval = 1
 event_streaming.sweep_batch_size = 50
+event_streaming.sweep_delay = 0
 event_streaming.naptime = 1000
 log_statement = none
 max_connections = 30});
@@ -140,7 +141,9 @@ $node->safe_psql('postgres', q{SELECT pg_reload_conf()});
 my ($runs, $stable) = ('', 0);
 for (1 .. 100)
 {
-	my $r = $node->safe_psql('postgres', q{SELECT runs FROM es.worker_status WHERE pass = 'retention'});
+	# runs, once no pass is in flight
+	my $r = $node->safe_psql('postgres', q{SELECT runs FROM es.worker_status
+	                                        WHERE pass = 'retention' AND last_finish >= last_start});
 	$stable = $r eq $runs ? $stable + 1 : 0;
 	$runs = $r;
 	last if $stable >= 15;    # 1.5 s, more than the retention interval
