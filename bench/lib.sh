@@ -134,6 +134,22 @@ start_cluster() {
     psql_ -d postgres -c "CREATE DATABASE bench" >/dev/null
 }
 
+# --- the library under test ---------------------------------------------------
+# The server loads the library at start; a later 'make install' does not
+# change what a run measures, and the summary says when one happened.
+so_md5() { md5sum <"$PKGLIB/event_streaming.so" | cut -c1-12; }
+start_cluster_pinned() {
+    SO_MD5=$(so_md5)
+    start_cluster
+    [[ $(so_md5) == "$SO_MD5" ]] || die "event_streaming.so changed while the server started; run again"
+}
+note_so_changed() {   # appends to $RESULT
+    if [[ $(so_md5) != "$SO_MD5" ]]; then
+        echo "note: event_streaming.so was reinstalled during the run (now md5 $(so_md5));" \
+            "the server kept the one it loaded at start (md5 $SO_MD5)" | tee -a "$RESULT"
+    fi
+}
+
 # --- schema: the extension, and baselines shaped exactly like es.events ------
 create_schema() {
     psql_ -d bench >/dev/null <<'SQL'
@@ -234,7 +250,7 @@ CHECKPOINT;
 SQL
 }
 
-# --- CPU accounting (run.sh, queue.sh) ----------------------------------------
+# --- CPU accounting (run.sh, queue.sh, retention.sh) --------------------------
 # CPU accounting, to tell whether something else ran on the machine during a
 # measurement: busy ticks of the whole machine minus the ticks of this
 # script's processes (the server's processes, the backends it has reaped, and
@@ -264,6 +280,21 @@ other_cpu() {   # MARK_BEFORE MARK_AFTER -> percent of all CPUs used by others
         wall = (y[1] - x[1]) / 1e9 * hz * n;
         o = ((y[2] - x[2]) - (y[3] - x[3])) / wall * 100;
         printf "%.0f", (o < 0 ? 0 : o) }'
+}
+
+# The largest share of the CPUs other processes took during a measurement
+# (OTHER[key] = percent), as the summary's last line.
+report_other_cpu() {
+    local worst=0 wk=- k
+    for k in "${!OTHER[@]}"; do
+        if ((OTHER[$k] > worst)); then worst=${OTHER[$k]}; wk=$k; fi
+    done
+    if ((worst >= 10)); then
+        echo "WARNING: other processes used up to $worst% of the CPUs during a measurement ($wk);" \
+            "the figures are disturbed -- rerun on a quiet machine"
+    else
+        echo "other processes used at most $worst% of the CPUs during any measurement"
+    fi
 }
 
 # --- the pgmq baseline table (queue.sh, soak.sh) ------------------------------

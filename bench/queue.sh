@@ -137,11 +137,8 @@ for c in $CLIENTS; do posint BENCH_CLIENTS "$c"; done
 
 PAYLOAD='{"order": 42, "note": "benchmark message"}'
 
-so_md5() { md5sum <"$PKGLIB/event_streaming.so" | cut -c1-12; }
-SO_MD5=$(so_md5)
 command -v "${CC:-cc}" >/dev/null 2>&1 || die "no C compiler (cc) for bench/wakeup_latency.c; set CC"
-start_cluster
-[[ $(so_md5) == "$SO_MD5" ]] || die "event_streaming.so changed while the server started; run again"
+start_cluster_pinned
 
 "${CC:-cc}" -O2 -Wall -o "$WORK/wakeup_latency" "$BENCH_DIR/wakeup_latency.c" \
     -I"$("$PG_CONFIG" --includedir)" -L"$("$PG_CONFIG" --libdir)" -lpq ||
@@ -530,20 +527,7 @@ lat() { echo "${L[$1]:--}"; }
     for k in "${!NOTE[@]}"; do
         if [[ -n ${NOTE[$k]} ]]; then echo "WARNING: $k: backlog ran out during the run; its figure is a lower bound"; fi
     done
-    worst=0
-    wk=-
-    for k in "${!OTHER[@]}"; do
-        if ((OTHER[$k] > worst)); then worst=${OTHER[$k]}; wk=$k; fi
-    done
-    if ((worst >= 10)); then
-        echo "WARNING: other processes used up to $worst% of the CPUs during a measurement ($wk);" \
-            "the figures are disturbed -- rerun on a quiet machine"
-    else
-        echo "other processes used at most $worst% of the CPUs during any measurement"
-    fi
+    report_other_cpu
 } | tee -a "$RESULT"
-if [[ $(so_md5) != "$SO_MD5" ]]; then
-    echo "note: event_streaming.so was reinstalled during the run (now md5 $(so_md5));" \
-        "the server kept the one it loaded at start (md5 $SO_MD5)" | tee -a "$RESULT"
-fi
+note_so_changed
 echo "raw figures: $RESULT"

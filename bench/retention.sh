@@ -139,10 +139,7 @@ if [[ $SWEEPER == worker ]]; then
     SETTINGS+=("event_streaming.databases = 'bench'" "event_streaming.retention = off")
 fi
 
-so_md5() { md5sum <"$PKGLIB/event_streaming.so" | cut -c1-12; }
-SO_MD5=$(so_md5)
-start_cluster
-[[ $(so_md5) == "$SO_MD5" ]] || die "event_streaming.so changed while the server started; run again"
+start_cluster_pinned
 
 # pgbench runs in the background: stop it too if this script fails.
 APP_PID=
@@ -733,20 +730,7 @@ row() { printf '%-46s %18s %18s\n' "$@"; }
     for k in "${!NOTE[@]}"; do
         [[ -z ${NOTE[$k]} ]] || echo "WARNING: $k: ${NOTE[$k]}"
     done
-    worst=0
-    wk=-
-    for k in "${!OTHER[@]}"; do
-        if ((OTHER[$k] > worst)); then worst=${OTHER[$k]}; wk=$k; fi
-    done
-    if ((worst >= 10)); then
-        echo "WARNING: other processes used up to $worst% of the CPUs during a measurement ($wk);" \
-            "the figures are disturbed -- rerun on a quiet machine"
-    else
-        echo "other processes used at most $worst% of the CPUs during any measurement"
-    fi
+    report_other_cpu
 } | tee -a "$RESULT"
-if [[ $(so_md5) != "$SO_MD5" ]]; then
-    echo "note: event_streaming.so was reinstalled during the run (now md5 $(so_md5));" \
-        "the server kept the one it loaded at start (md5 $SO_MD5)" | tee -a "$RESULT"
-fi
+note_so_changed
 echo "raw figures: $RESULT; latency by second: $OUT/sweep-timeline.txt, $OUT/drop-timeline.txt"

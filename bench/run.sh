@@ -42,12 +42,7 @@ PORT=${BENCH_PORT:-54341}
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# The library the server loads at start; a later 'make install' does not
-# change what this run measures.
-so_md5() { md5sum <"$PKGLIB/event_streaming.so" | cut -c1-12; }
-SO_MD5=$(so_md5)
-start_cluster
-[[ $(so_md5) == "$SO_MD5" ]] || die "event_streaming.so changed while the server started; run again"
+start_cluster_pinned
 create_schema
 make_workload_files
 
@@ -156,19 +151,7 @@ done
         echo "batch_ratio$suffix=$(ratio "${R[batch_$sync]}" "${R[copy_$sync]}")"
     done
     echo "targets: append_8c_ratio >= 0.9, batch_ratio >= 0.5"
-    worst=0
-    for k in "${!OTHER[@]}"; do
-        if ((OTHER[$k] > worst)); then worst=${OTHER[$k]}; wk=$k; fi
-    done
-    if ((worst >= 10)); then
-        echo "WARNING: other processes used up to $worst% of the CPUs during a measurement ($wk);" \
-            "the figures are disturbed -- rerun on a quiet machine"
-    else
-        echo "other processes used at most $worst% of the CPUs during any measurement"
-    fi
+    report_other_cpu
 } | tee -a "$RESULT"
-if [[ $(so_md5) != "$SO_MD5" ]]; then
-    echo "note: event_streaming.so was reinstalled during the run (now md5 $(so_md5));" \
-        "the server kept the one it loaded at start (md5 $SO_MD5)" | tee -a "$RESULT"
-fi
+note_so_changed
 echo "raw figures: $RESULT"
