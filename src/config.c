@@ -122,22 +122,13 @@ static EsPlan queue_reset_plan = {
 		BOOLOID, BOOLOID}
 };
 
-static void
-Run(EsPlan *p, Datum *values, const char *nulls, int expected)
-{
-	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, nulls, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "configuration statement failed: %s", SPI_result_code_string(rc));
-}
-
 /* The kind of a stream or queue; unknown names are an error. */
 static char *
 StreamKind(const char *name)
 {
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
-	Run(&kind_plan, values, NULL, SPI_OK_SELECT);
+	EsExecute(&kind_plan, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -191,7 +182,7 @@ CheckBackoff(const char *queue, Datum delay, bool reset_delay, Datum max, bool r
 	bool		delay_null;
 	bool		max_null;
 
-	Run(&queue_backoff_plan, values, NULL, SPI_OK_SELECT);
+	EsExecute(&queue_backoff_plan, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -260,7 +251,7 @@ SetStreamSettings(FunctionCallInfo fcinfo, const char *scope, const char *name)
 		values[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 		nulls[i + 1] = PG_ARGISNULL(i) ? 'n' : ' ';
 	}
-	Run(&stream_set_plan, values, nulls, SPI_OK_INSERT);
+	EsExecute(&stream_set_plan, values, nulls, SPI_OK_INSERT);
 }
 
 /*
@@ -313,7 +304,7 @@ es_configure(PG_FUNCTION_ARGS)
 			values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 			nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		}
-		Run(&queue_set_plan, values, nulls, SPI_OK_UPDATE);
+		EsExecute(&queue_set_plan, values, nulls, SPI_OK_UPDATE);
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -390,9 +381,9 @@ ResetStreamSettings(const char *scope, const char *name, const bool reset[NUM_SE
 	values[1] = CStringGetTextDatum(name);
 	values[2] = BoolGetDatum(reset[S_MAX_AGE]);
 	values[3] = BoolGetDatum(reset[S_MAX_COUNT]);
-	Run(&stream_reset_plan, values, NULL, SPI_OK_UPDATE);
+	EsExecute(&stream_reset_plan, values, NULL, SPI_OK_UPDATE);
 	CommandCounterIncrement();
-	Run(&stream_unset_plan, values, NULL, SPI_OK_DELETE);
+	EsExecute(&stream_unset_plan, values, NULL, SPI_OK_DELETE);
 }
 
 /*
@@ -420,7 +411,7 @@ es_reset_configuration(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(name);
 		for (int i = 0; i < NUM_SETTINGS; i++)
 			values[i + 1] = BoolGetDatum(reset[i]);
-		Run(&queue_reset_plan, values, NULL, SPI_OK_UPDATE);
+		EsExecute(&queue_reset_plan, values, NULL, SPI_OK_UPDATE);
 	}
 	else
 		ResetStreamSettings("stream", name, reset);

@@ -89,6 +89,7 @@ typedef struct EsPlan
 } EsPlan;
 
 extern SPIPlanPtr EsPreparedPlan(EsPlan *p);
+extern void EsExecute(EsPlan *p, Datum *values, const char *nulls, int expected_rc);
 extern Oid	EsRelationOid(const char *relname);
 extern bool EsHasColumn(const char *relname, const char *attname);
 

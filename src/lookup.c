@@ -25,7 +25,9 @@
  * Find the first row of es.<relname> whose first index column of
  * es.<indexname> equals key (compared with eqproc), scanning in direction
  * dir under snapshot snap.  On a hit, copy the attributes attnums[0..natts)
- * into values/nulls (in the current memory context) and return true.
+ * into values/nulls (in the current memory context) and return true.  An
+ * attribute the table does not have (added by an extension version not yet
+ * installed in this database) reads as NULL.
  */
 bool
 EsIndexFirst(const char *relname, const char *indexname, Datum key,
@@ -51,9 +53,17 @@ EsIndexFirst(const char *relname, const char *indexname, Datum key,
 
 		for (int i = 0; i < natts; i++)
 		{
-			Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
-			Datum		d = slot_getattr(slot, attnums[i], &nulls[i]);
+			Form_pg_attribute att;
+			Datum		d;
 
+			if (attnums[i] > desc->natts)
+			{
+				values[i] = (Datum) 0;
+				nulls[i] = true;
+				continue;
+			}
+			att = TupleDescAttr(desc, attnums[i] - 1);
+			d = slot_getattr(slot, attnums[i], &nulls[i]);
 			values[i] = nulls[i] ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 		}
 	}

@@ -173,15 +173,13 @@ EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 	bool		n[5];
 	Snapshot	snap;
 	bool		found;
-	bool		backoff;
 	char	   *kind = NULL;
 
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	/* Backoff came with 0.3.0. */
-	backoff = EsHasColumn("queues", "retry_delay");
+	/* Before 0.3.0 there is no backoff: its columns read as NULL. */
 	found = EsIndexFirst("queues", "queues_queue_key", CStringGetTextDatum(name), F_TEXTEQ,
-						 ForwardScanDirection, snap, backoff ? 5 : 3, atts, v, n);
+						 ForwardScanDirection, snap, 5, atts, v, n);
 	if (!found)
 		kind = NameKind(name, snap);
 	UnregisterSnapshot(snap);
@@ -191,8 +189,8 @@ EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 		q->id = DatumGetInt32(v[0]);
 		q->visibility_timeout = EsIntervalMicroseconds(DatumGetIntervalP(v[1]));
 		q->max_deliveries = DatumGetInt32(v[2]);
-		q->retry_delay = !backoff || n[3] ? 0 : EsIntervalMicroseconds(DatumGetIntervalP(v[3]));
-		q->retry_delay_max = !backoff || n[4] ? q->retry_delay :
+		q->retry_delay = n[3] ? 0 : EsIntervalMicroseconds(DatumGetIntervalP(v[3]));
+		q->retry_delay_max = n[4] ? q->retry_delay :
 			EsIntervalMicroseconds(DatumGetIntervalP(v[4]));
 		return true;
 	}

@@ -190,16 +190,6 @@ static const char *const phase_pass[] = {
 	[ES_PHASE_DEAD_LETTERS] = "dead_letter_retention",
 };
 
-/* Run a plan; values are never null here. */
-static void
-Run(EsPlan *p, Datum *values, int expected)
-{
-	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, NULL, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "sweep statement failed: %s", SPI_result_code_string(rc));
-}
-
 static Datum
 Value(int col, bool *isnull)
 {
@@ -253,7 +243,7 @@ NextTarget(EsSweep *s)
 		case ES_PHASE_QUEUES:
 		case ES_PHASE_DEAD_LETTERS:
 			values[0] = CStringGetTextDatum(s->after);
-			Run(&next_queue_plan, values, SPI_OK_SELECT);
+			EsExecute(&next_queue_plan, values, NULL, SPI_OK_SELECT);
 			if (SPI_processed == 0)
 				return false;
 			SetName(s, &s->after, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
@@ -264,7 +254,7 @@ NextTarget(EsSweep *s)
 
 		case ES_PHASE_STREAMS:
 			values[0] = CStringGetTextDatum(s->after);
-			Run(&next_stream_plan, values, SPI_OK_SELECT);
+			EsExecute(&next_stream_plan, values, NULL, SPI_OK_SELECT);
 			if (SPI_processed == 0)
 				return false;
 			SetName(s, &s->after, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
@@ -278,7 +268,7 @@ NextTarget(EsSweep *s)
 				if (s->category == NULL)
 				{
 					values[0] = CStringGetTextDatum(s->after_category);
-					Run(&next_category_plan, values, SPI_OK_SELECT);
+					EsExecute(&next_category_plan, values, NULL, SPI_OK_SELECT);
 					if (SPI_processed == 0)
 						return false;
 					SetName(s, &s->category, SPI_getvalue(SPI_tuptable->vals[0],
@@ -290,7 +280,7 @@ NextTarget(EsSweep *s)
 				}
 				values[0] = CStringGetTextDatum(s->category);
 				values[1] = CStringGetTextDatum(s->after);
-				Run(&next_category_stream_plan, values, SPI_OK_SELECT);
+				EsExecute(&next_category_stream_plan, values, NULL, SPI_OK_SELECT);
 				if (SPI_processed > 0)
 					break;
 				pfree(s->category);
@@ -322,7 +312,7 @@ SweepStream(EsSweep *s, int64 budget)
 	if (t->max_age < 0 && t->max_count < 0)
 		return 0;
 	values[0] = CStringGetTextDatum(s->after);
-	Run(&stream_bounds_plan, values, SPI_OK_SELECT);
+	EsExecute(&stream_bounds_plan, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return 0;
 	first = DatumGetInt64(Value(1, &isnull));
@@ -338,7 +328,7 @@ SweepStream(EsSweep *s, int64 budget)
 		values[1] = Int64GetDatum(first);
 		values[2] = TimestampTzGetDatum(s->now - t->max_age);
 		values[3] = Int64GetDatum(budget);
-		Run(&age_cut_plan, values, SPI_OK_SELECT);
+		EsExecute(&age_cut_plan, values, NULL, SPI_OK_SELECT);
 		cut = Max(cut, DatumGetInt64(Value(1, &isnull)));
 	}
 	cut = Min(cut, first + budget);
@@ -347,7 +337,7 @@ SweepStream(EsSweep *s, int64 budget)
 
 	values[1] = Int64GetDatum(first);
 	values[2] = Int64GetDatum(cut);
-	Run(&truncate_plan, values, SPI_OK_SELECT);
+	EsExecute(&truncate_plan, values, NULL, SPI_OK_SELECT);
 	return DatumGetInt64(Value(1, &isnull));
 }
 
@@ -365,7 +355,7 @@ SweepQueue(EsSweep *s, int64 budget)
 		values[1] = TimestampTzGetDatum(s->now - t->max_age);
 		values[2] = TimestampTzGetDatum(s->now);
 		values[3] = Int64GetDatum(budget);
-		Run(&expire_messages_plan, values, SPI_OK_DELETE);
+		EsExecute(&expire_messages_plan, values, NULL, SPI_OK_DELETE);
 		n += SPI_processed;
 	}
 	if (t->max_count > 0 && n < budget)
@@ -373,13 +363,13 @@ SweepQueue(EsSweep *s, int64 budget)
 		bool		isnull;
 		int64		excess;
 
-		Run(&queue_depth_plan, values, SPI_OK_SELECT);
+		EsExecute(&queue_depth_plan, values, NULL, SPI_OK_SELECT);
 		excess = DatumGetInt64(Value(1, &isnull)) - t->max_count;
 		if (excess > 0)
 		{
 			values[1] = Int64GetDatum(Min(excess, budget - n));
 			values[2] = TimestampTzGetDatum(s->now);
-			Run(&trim_messages_plan, values, SPI_OK_DELETE);
+			EsExecute(&trim_messages_plan, values, NULL, SPI_OK_DELETE);
 			n += SPI_processed;
 		}
 	}
@@ -402,14 +392,14 @@ SweepDeadLetters(EsSweep *s, int64 budget)
 	{
 		values[1] = TimestampTzGetDatum(s->now - t->max_age);
 		values[2] = Int64GetDatum(budget);
-		Run(&expire_dead_plan, values, SPI_OK_DELETE);
+		EsExecute(&expire_dead_plan, values, NULL, SPI_OK_DELETE);
 		n += SPI_processed;
 	}
 	if (t->max_count > 0 && n < budget)
 	{
 		values[1] = Int64GetDatum(t->max_count);
 		values[2] = Int64GetDatum(budget - n);
-		Run(&trim_dead_plan, values, SPI_OK_DELETE);
+		EsExecute(&trim_dead_plan, values, NULL, SPI_OK_DELETE);
 		n += SPI_processed;
 	}
 	return n;

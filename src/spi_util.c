@@ -34,6 +34,19 @@ EsPreparedPlan(EsPlan *p)
 }
 
 /*
+ * Run a saved plan under the current snapshot rules (a new snapshot per
+ * statement in READ COMMITTED), failing unless it returns expected_rc.
+ */
+void
+EsExecute(EsPlan *p, Datum *values, const char *nulls, int expected_rc)
+{
+	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, nulls, false, 0);
+
+	if (rc != expected_rc)
+		elog(ERROR, "statement failed: %s: %s", SPI_result_code_string(rc), p->sql);
+}
+
+/*
  * Whether a table of schema es has a column.  The library may be newer than
  * the extension installed in a database (between make install and ALTER
  * EXTENSION UPDATE), so code that reads a column added by a later version

@@ -171,19 +171,19 @@ ProbeStream(const char *stream, const pg_uuid_t *event_id, StreamState *st,
 	Datum		v[3];
 	bool		n[3];
 	Snapshot	snap;
-	bool		retention;
 
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
-	/* Retention (0.3.0) may have removed every event: numbering goes on. */
-	retention = EsHasColumn("stream_catalog", "truncated_before");
 	st->exists = EsIndexFirst("stream_catalog", "stream_catalog_pkey", name, F_TEXTEQ,
-							  ForwardScanDirection, snap, retention ? 2 : 1,
-							  catalog_atts, v, n);
+							  ForwardScanDirection, snap, 2, catalog_atts, v, n);
 	st->is_queue = st->exists &&
 		strcmp(TextDatumGetCString(v[0]), ES_KIND_EPHEMERAL) == 0;
-	st->version = st->exists && retention ? DatumGetInt64(v[1]) - 1 : -1;
+	/*
+	 * Retention may have removed every event: numbering goes on.  (Before
+	 * 0.3.0 there is no truncated_before: it reads as NULL.)
+	 */
+	st->version = st->exists && !n[1] ? DatumGetInt64(v[1]) - 1 : -1;
 	if (EsIndexFirst("events", "events_stream_offset_key", name, F_TEXTEQ,
 					 BackwardScanDirection, snap, 1, offset_att, v, n))
 		st->version = DatumGetInt64(v[0]);
