@@ -21,5 +21,6 @@ _PG_init(void)
 {
 	EsGucInit();
 	EsShmemInit();
+	EsNotifyInit();
 	EsWorkerInit();
 }

@@ -12,6 +12,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "storage/lockdefs.h"
+#include "utils/array.h"
 #include "utils/palloc.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
@@ -59,12 +60,15 @@ extern bool es_redelivery_enabled;
 extern bool es_retention_enabled;
 extern int	es_worker_naptime;
 extern int	es_retention_interval;
+extern bool es_projections_enabled;
+extern int	es_projection_batch_size;
 extern void EsGucInit(void);
 
 /* shmem.c */
 extern void EsShmemInit(void);
 extern void EsRequirePreloaded(void);
 extern void EsNextGlobalPositions(Oid seqoid, int n, int64 *pos);
+extern int64 EsReadHorizon(Snapshot *snap);
 extern void EsQueueChanged(int32 queue_id);
 extern void EsQueueWaitBegin(int32 queue_id);
 extern void EsQueueWaitEnd(void);
@@ -104,6 +108,35 @@ extern void EsNewReceipt(pg_uuid_t *uuid);
 
 /* streams.c */
 extern void EsLockStream(const char *name, LOCKMODE mode);
+
+/* global.c: what a read in global order selects */
+#define ES_EVENT_NATTS 11		/* the columns of es.event */
+
+typedef struct EsFilter
+{
+	ArrayType  *categories;		/* any of these categories; NULL: any */
+	char	   *category;		/* this category; NULL: any */
+	ArrayType  *event_types;	/* any of these types; NULL: any */
+	char	   *event_type;		/* this type; NULL: any */
+	char	   *stream;			/* this stream; NULL: any */
+	int32		members;		/* > 1: only streams of member ... */
+	int32		member;			/* ... es.member_of(stream, members) */
+} EsFilter;
+
+extern void EsParseSource(const char *source, EsFilter *f);
+extern uint64 EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon);
+extern void EsEventValues(SPITupleTable *tt, uint64 i, Datum *values, bool *nulls);
+extern int64 EsSettledPosition(void);
+extern int64 EsParseStart(const char *start);
+extern void EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 after, int max_count);
+
+/* notify.c */
+extern void EsNotifyInit(void);
+extern void EsNoteAppend(const char *stream, int64 position);
+extern void EsNoteProjectionsChanged(void);
+
+/* subscription.c, projection.c */
+extern int64 EsProjectionRun(const char *name, int max_events, bool worker);
 
 /* queue.c */
 extern bool EsLookupQueue(const char *name, EsQueue *q, bool missing_ok);
@@ -152,6 +185,7 @@ extern bool EsSweepStep(EsSweep *s, int64 batch, int64 *changed,
 extern void EsWorkerInit(void);
 extern Size EsWorkerShmemSize(void);
 extern void EsWorkerShmemStartup(void);
+extern void EsWakeWorker(bool appended);
 
 /* claim.c */
 extern int64 EsRedeliverQueue(const EsQueue *q, TimestampTz now, int64 max_rows);

@@ -18,6 +18,8 @@ bool		es_redelivery_enabled = true;
 bool		es_retention_enabled = true;
 int			es_worker_naptime = 1000;
 int			es_retention_interval = 60;
+bool		es_projections_enabled = true;
+int			es_projection_batch_size = 1000;
 
 /*
  * Define the settings and reserve the prefix, so that a misspelt
@@ -104,6 +106,22 @@ EsGucInit(void)
 							&es_retention_interval,
 							60, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("event_streaming.projections",
+							 "Lets the background worker run projections.",
+							 NULL,
+							 &es_projections_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("event_streaming.projection_batch_size",
+							"Most events the worker applies to a projection in one transaction.",
+							NULL,
+							&es_projection_batch_size,
+							1000, 1, 100000,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("event_streaming");

@@ -1,15 +1,24 @@
 /*
  * shmem.c
  *	  Shared state: the registry of global positions held by in-flight
- *	  transactions.
+ *	  transactions, and the registry of consumers waiting on queues.
  *
- * Every backend owns one slot, indexed by its pgprocno, holding the lowest
- * global position its current transaction has taken (0 when none).  A
- * reader that wants to know up to which position every event is settled
- * (committed or aborted) takes the lock exclusively and looks at all slots:
- * nothing below the smallest published position can still appear.  Writers
- * take the lock shared around "take a position, publish it", so a reader
- * never sees a position handed out but not yet published.
+ * Every PGPROC owns one position slot, indexed by its pgprocno: the lowest
+ * global position its current transaction has taken (0 when none), with
+ * the database it belongs to.  A reader that wants to know up to which
+ * position every event of its database is settled (committed or aborted)
+ * takes the lock exclusively and looks at all slots: nothing below the
+ * smallest published position can still appear.  Writers take the lock
+ * shared around "take a position, publish it", so a reader never sees a
+ * position handed out but not yet published.  docs/ordering.md gives the
+ * whole argument.
+ *
+ * A prepared transaction hands its slot over to the PGPROC that stands for
+ * it until COMMIT PREPARED or ROLLBACK PREPARED (slots cover those too), and
+ * a reader frees that slot once the transaction is no longer in progress.
+ * A transaction prepared before the server (re)started has no slot: while
+ * one is pending in the database, readers refuse, as they cannot know which
+ * positions it holds.
  *
  * A backend waiting in es.dequeue publishes the queue it waits on in its
  * waiter slot (again by pgprocno).  A transaction that made messages of a
@@ -21,7 +30,8 @@
  */
 #include "postgres.h"
 
-#include "access/twophase.h"	/* max_prepared_xacts */
+#include "access/transam.h"
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/sequence.h"
@@ -31,15 +41,29 @@
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "utils/snapmgr.h"
 
 #include "event_streaming.h"
+
+/*
+ * A transaction's claim on global positions.  Its owner sets dbid and xid
+ * and then position under the lock in shared mode; readers look under the
+ * lock in exclusive mode.  Clearing (position to 0) needs no lock.
+ */
+typedef struct EsPositionSlot
+{
+	pg_atomic_uint64 position;	/* lowest position taken, 0 for none */
+	Oid			dbid;
+	TransactionId xid;			/* set once the transaction prepares */
+} EsPositionSlot;
 
 typedef struct EsShared
 {
 	LWLock	   *lock;			/* guards position hand-out against readers */
 	int			nslots;
-	pg_atomic_uint64 min_position[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
+	EsPositionSlot slot[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
 } EsShared;
 
 /* A backend waiting in es.dequeue: queue 0 means not waiting. */
@@ -66,6 +90,7 @@ static EsShared *es_shared = NULL;
 static EsWaiters *es_waiters = NULL;
 static bool es_slot_in_use = false;
 static bool es_waiting = false;
+static TransactionId es_preparing_xid = InvalidTransactionId;
 
 /*
  * Queues this transaction made messages visible in, to wake at commit.  Past
@@ -89,8 +114,8 @@ EsSlotCount(void)
 static Size
 EsShmemSize(void)
 {
-	return add_size(offsetof(EsShared, min_position),
-					mul_size(EsSlotCount(), sizeof(pg_atomic_uint64)));
+	return add_size(offsetof(EsShared, slot),
+					mul_size(EsSlotCount(), sizeof(EsPositionSlot)));
 }
 
 static Size
@@ -125,7 +150,11 @@ EsShmemStartup(void)
 		es_shared->lock = &(GetNamedLWLockTranche("event_streaming"))->lock;
 		es_shared->nslots = EsSlotCount();
 		for (int i = 0; i < es_shared->nslots; i++)
-			pg_atomic_init_u64(&es_shared->min_position[i], 0);
+		{
+			pg_atomic_init_u64(&es_shared->slot[i].position, 0);
+			es_shared->slot[i].dbid = InvalidOid;
+			es_shared->slot[i].xid = InvalidTransactionId;
+		}
 	}
 	es_waiters = ShmemInitStruct("event_streaming waiters", EsWaitersSize(), &found);
 	if (!found)
@@ -169,6 +198,58 @@ EsWakeWaiters(void)
 	}
 }
 
+/* The first slot of the PGPROCs that stand for prepared transactions. */
+static int
+EsFirstPreparedSlot(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS;
+}
+
+/*
+ * A transaction is being prepared: name it in our slot (before the PGPROC
+ * standing for it enters the proc array), so that a reader never takes it
+ * for one prepared before the server started.
+ */
+static void
+EsPrePrepare(void)
+{
+	EsPositionSlot *mine = &es_shared->slot[MY_SLOT];
+
+	es_preparing_xid = GetTopTransactionIdIfAny();
+	if (!TransactionIdIsValid(es_preparing_xid))
+		return;
+	LWLockAcquire(es_shared->lock, LW_SHARED);
+	mine->dbid = MyDatabaseId;
+	mine->xid = es_preparing_xid;
+	LWLockRelease(es_shared->lock);
+}
+
+/*
+ * The transaction is prepared: hand our claim over to the slot of the
+ * PGPROC that stands for it, in one step as far as readers can tell.
+ */
+static void
+EsPrepared(void)
+{
+	EsPositionSlot *mine = &es_shared->slot[MY_SLOT];
+	EsPositionSlot *theirs;
+	PGPROC	   *dummy;
+
+	if (!TransactionIdIsValid(es_preparing_xid))
+		return;
+	dummy = TwoPhaseGetDummyProc(es_preparing_xid, false);
+	theirs = &es_shared->slot[dummy->pgprocno];
+	LWLockAcquire(es_shared->lock, LW_SHARED);
+	theirs->dbid = MyDatabaseId;
+	theirs->xid = es_preparing_xid;
+	pg_atomic_write_u64(&theirs->position, pg_atomic_read_u64(&mine->position));
+	pg_atomic_write_u64(&mine->position, 0);
+	mine->xid = InvalidTransactionId;
+	LWLockRelease(es_shared->lock);
+	es_slot_in_use = false;
+	es_preparing_xid = InvalidTransactionId;
+}
+
 /*
  * Release this backend's slot when its transaction ends.  The callback runs
  * after the commit is visible to new snapshots, so a reader that finds the
@@ -177,29 +258,26 @@ EsWakeWaiters(void)
 static void
 EsXactCallback(XactEvent event, void *arg)
 {
+	if (es_shared == NULL)
+		return;
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-
-			/*
-			 * A prepared transaction outlives this backend's slot, and
-			 * nothing tells us when COMMIT PREPARED runs; releasing the slot
-			 * now would let a reader pass positions that can still commit.
-			 */
-			if (es_slot_in_use)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has appended events")));
+			EsPrePrepare();
 			break;
+		case XACT_EVENT_PREPARE:
+			EsPrepared();
+			/* FALLTHROUGH */
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			if (es_slot_in_use && es_shared != NULL)
+			if (es_slot_in_use || TransactionIdIsValid(es_preparing_xid))
 			{
-				pg_atomic_write_u64(&es_shared->min_position[MY_SLOT], 0);
+				pg_atomic_write_u64(&es_shared->slot[MY_SLOT].position, 0);
+				es_shared->slot[MY_SLOT].xid = InvalidTransactionId;
 				es_slot_in_use = false;
+				es_preparing_xid = InvalidTransactionId;
 			}
 			if (event == XACT_EVENT_COMMIT && (es_nchanged > 0 || es_changed_overflow))
 				EsWakeWaiters();
@@ -266,7 +344,10 @@ EsNextGlobalPositions(Oid seqoid, int n, int64 *pos)
 		pos[i] = nextval_internal(seqoid, false);
 	if (!es_slot_in_use)
 	{
-		pg_atomic_write_u64(&es_shared->min_position[MY_SLOT], (uint64) pos[0]);
+		EsPositionSlot *mine = &es_shared->slot[MY_SLOT];
+
+		mine->dbid = MyDatabaseId;
+		pg_atomic_write_u64(&mine->position, (uint64) pos[0]);
 		es_slot_in_use = true;
 	}
 	LWLockRelease(es_shared->lock);
@@ -323,4 +404,93 @@ EsQueueWaitEnd(void)
 	pg_atomic_write_u32(&es_waiters->slot[MY_SLOT].queue_id, 0);
 	pg_atomic_fetch_sub_u32(&es_waiters->count, 1);
 	es_waiting = false;
+}
+
+/*
+ * Whether some slot names xid as a transaction that is preparing or
+ * prepared.  Called with the lock held exclusively.
+ */
+static bool
+EsKnownPrepared(TransactionId xid)
+{
+	for (int i = 0; i < es_shared->nslots; i++)
+		if (TransactionIdEquals(es_shared->slot[i].xid, xid))
+			return true;
+	return false;
+}
+
+/*
+ * Refuse to read while a transaction prepared before the server started is
+ * pending in this database: its positions were never published, so nothing
+ * tells which of them can still commit.
+ */
+static void
+EsCheckUnknownPrepared(void)
+{
+	int			first = EsFirstPreparedSlot();
+
+	for (int i = first; i < first + max_prepared_xacts; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		TransactionId xid = proc->xid;
+
+		if (!TransactionIdIsValid(xid) || proc->databaseId != MyDatabaseId)
+			continue;
+		if (EsKnownPrepared(xid) || !TransactionIdIsInProgress(xid))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot read events in global order while transaction %u, prepared before the server started, is pending",
+						xid),
+				 errdetail("The transaction may hold global positions below events that have committed since."),
+				 errhint("Finish it with COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts).")));
+	}
+}
+
+/*
+ * The read horizon of this database: every event with a global position
+ * below it is settled, committed (and visible to the snapshot returned in
+ * *snap) or aborted for good.  PG_INT64_MAX when no transaction holds a
+ * position.  The snapshot is taken while no position can be handed out, so
+ * an event it sees was given its position before anything it does not see
+ * that is still in flight; the caller must unregister it.
+ *
+ * Refused during recovery: a standby does not know which positions the
+ * primary's transactions in flight hold.
+ */
+int64
+EsReadHorizon(Snapshot *snap)
+{
+	uint64		horizon = PG_INT64_MAX;
+	int			first_prepared = EsFirstPreparedSlot();
+
+	EsRequirePreloaded();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read events in global order during recovery"),
+				 errdetail("A hot standby cannot know which global positions the primary's transactions in flight hold, so it cannot tell a gap that will fill from one that will not."),
+				 errhint("Read in global order on the primary; es.read_stream works on a standby.")));
+
+	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < es_shared->nslots; i++)
+	{
+		EsPositionSlot *s = &es_shared->slot[i];
+		uint64		pos = pg_atomic_read_u64(&s->position);
+
+		if (pos == 0 || s->dbid != MyDatabaseId)
+			continue;
+		/* A prepared transaction's claim lasts while it is in progress. */
+		if (i >= first_prepared && !TransactionIdIsInProgress(s->xid))
+		{
+			pg_atomic_write_u64(&s->position, 0);
+			continue;
+		}
+		horizon = Min(horizon, pos);
+	}
+	if (max_prepared_xacts > 0)
+		EsCheckUnknownPrepared();
+	*snap = RegisterSnapshot(GetLatestSnapshot());
+	LWLockRelease(es_shared->lock);
+	return (int64) horizon;
 }

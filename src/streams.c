@@ -319,6 +319,7 @@ AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
 
 	res->stream_offset = st.version + 1;
 	EsNextGlobalPositions(EsRelationOid("global_position_seq"), 1, &res->global_position);
+	EsNoteAppend(stream, res->global_position);
 	res->duplicate = false;
 
 	values[0] = Int64GetDatum(res->global_position);
@@ -644,6 +645,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 
 	positions = palloc(sizeof(int64) * n);
 	EsNextGlobalPositions(EsRelationOid("global_position_seq"), n, positions);
+	EsNoteAppend(stream, positions[n - 1]);
 	pos = palloc(sizeof(Datum) * n);
 	off = palloc(sizeof(Datum) * n);
 	types = palloc(sizeof(Datum) * n);

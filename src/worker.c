@@ -67,15 +67,17 @@
 
 /* The first version of the extension with the passes' tables. */
 #define MIN_SERVED_VERSION 3000		/* 0.3.0, as major*1000000+minor*1000+patch */
+#define PROJECTIONS_VERSION 4000	/* 0.4.0: projections */
 
 typedef enum EsPass
 {
 	PASS_REDELIVERY,
 	PASS_RETENTION,
+	PASS_PROJECTIONS,
 	NUM_PASSES
 } EsPass;
 
-static const char *const pass_names[NUM_PASSES] = {"redelivery", "retention"};
+static const char *const pass_names[NUM_PASSES] = {"redelivery", "retention", "projections"};
 
 typedef struct EsPassStatus
 {
@@ -93,6 +95,8 @@ typedef struct EsWorkerSlot
 {
 	Oid			dboid;			/* InvalidOid: free */
 	pid_t		pid;			/* 0: no worker running */
+	Latch	   *latch;			/* the worker's, to wake it */
+	bool		projections;	/* it runs projections: wake it on appends */
 	TimestampTz started_at;
 	EsPassStatus pass[NUM_PASSES];
 } EsWorkerSlot;
@@ -355,6 +359,8 @@ ReleaseSlot(int code, Datum arg)
 {
 	SpinLockAcquire(&es_workers->mutex);
 	my_slot->pid = 0;
+	my_slot->latch = NULL;
+	my_slot->projections = false;
 	SpinLockRelease(&es_workers->mutex);
 }
 
@@ -394,6 +400,8 @@ ClaimSlot(void)
 	else
 	{
 		mine->pid = MyProcPid;
+		mine->latch = MyLatch;
+		mine->projections = false;
 		mine->started_at = GetCurrentTimestamp();
 		my_slot = mine;
 	}
@@ -427,6 +435,9 @@ VersionNumber(const char *v)
 	return major * 1000000 + minor * 1000 + patch;
 }
 
+/* The version of the extension in this database, as VersionNumber gives. */
+static int	served_version = 0;
+
 /*
  * Whether the extension is installed in this database at a version with the
  * passes.  Logs when that changes, so an idle worker says why.
@@ -452,7 +463,8 @@ ExtensionReady(void)
 													   SPI_tuptable->tupdesc, 1));
 		SPI_finish();
 	}
-	state = version == NULL ? 0 : VersionNumber(version) < MIN_SERVED_VERSION ? 1 : 2;
+	served_version = version == NULL ? 0 : VersionNumber(version);
+	state = version == NULL ? 0 : served_version < MIN_SERVED_VERSION ? 1 : 2;
 	if (state != last_state)
 	{
 		if (state == 0)
@@ -590,6 +602,157 @@ RunPass(EsPass pass, MemoryContext cxt)
 	pgstat_report_stat(true);
 }
 
+static void
+ProjectionErrorContext(void *arg)
+{
+	errcontext("projections pass of the event_streaming worker, at projection \"%s\"",
+			   (const char *) arg);
+}
+
+/* The names of the running projections, in cxt. */
+static List *
+RunningProjections(MemoryContext cxt)
+{
+	List	   *names = NIL;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute("SELECT name FROM es.projection_catalog"
+					" WHERE status OPERATOR(pg_catalog.=) 'running' ORDER BY name",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the projections");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		names = lappend(names, MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
+																	  SPI_tuptable->tupdesc, 1)));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	return names;
+}
+
+/*
+ * One transaction of a projection: how many events it handled.  An error is
+ * logged and recorded.
+ */
+static int64
+RunProjection(char *name, EsPassStatus *st, MemoryContext cxt)
+{
+	ErrorContextCallback errcb;
+	volatile int64 n = 0;
+
+	errcb.callback = ProjectionErrorContext;
+	errcb.arg = name;
+	errcb.previous = error_context_stack;
+	PG_TRY();
+	{
+		error_context_stack = &errcb;
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "projections");
+		n = EsProjectionRun(name, es_projection_batch_size, true);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		error_context_stack = errcb.previous;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		error_context_stack = errcb.previous;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		SpinLockAcquire(&es_workers->mutex);
+		st->errors++;
+		st->last_error_at = GetCurrentTimestamp();
+		strlcpy(st->last_error, edata->message ? edata->message : "", sizeof(st->last_error));
+		SpinLockRelease(&es_workers->mutex);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return n;
+}
+
+/*
+ * Run every running projection, projection_batch_size events per
+ * transaction, round by round until none has more to do.  An error stops
+ * that projection's turn: it is logged and recorded, the others go on.
+ */
+static void
+RunProjections(MemoryContext cxt)
+{
+	EsPassStatus *st = &my_slot->pass[PASS_PROJECTIONS];
+	int64		total = 0;
+	List	   *names;
+	bool		more;
+
+	MemoryContextReset(cxt);
+	SpinLockAcquire(&es_workers->mutex);
+	st->runs++;
+	st->last_start = GetCurrentTimestamp();
+	SpinLockRelease(&es_workers->mutex);
+
+	names = RunningProjections(cxt);
+	my_slot->projections = names != NIL;
+	do
+	{
+		ListCell   *lc;
+
+		more = false;
+		foreach(lc, names)
+		{
+			int64		n = RunProjection(lfirst(lc), st, cxt);
+
+			total += n;
+			if (n >= es_projection_batch_size)
+				more = true;
+		}
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!es_worker_enabled || !es_projections_enabled)
+			break;
+	} while (more);
+
+	SpinLockAcquire(&es_workers->mutex);
+	st->last_finish = GetCurrentTimestamp();
+	st->last_affected = total;
+	st->total_affected += total;
+	SpinLockRelease(&es_workers->mutex);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	pgstat_report_stat(false);
+}
+
+/*
+ * Wake this database's worker: after a commit that appended, if it runs
+ * projections; after a change to the projections, in any case.  The slots
+ * are read without the lock: a stale value costs one spare wake-up, or one
+ * missed that the worker's naptime makes up for.
+ */
+void
+EsWakeWorker(bool appended)
+{
+	if (es_workers == NULL)
+		return;
+	for (int i = 0; i < ES_MAX_SERVED_DATABASES; i++)
+	{
+		EsWorkerSlot *s = &es_workers->slot[i];
+		Latch	   *latch = s->latch;
+
+		if (s->dboid == MyDatabaseId && latch != NULL && (s->projections || !appended))
+			SetLatch(latch);
+	}
+}
+
 /* A worker's main loop; the database's OID is the argument. */
 void
 es_worker_main(Datum arg)
@@ -599,6 +762,10 @@ es_worker_main(Datum arg)
 	char	   *dbname;
 	TimestampTz next_redelivery = 0;
 	TimestampTz next_retention = 0;
+	TimestampTz next_projections = 0;
+	TimestampTz next_ready_check = 0;
+	bool		ready = false;
+	bool		woken = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -627,7 +794,8 @@ es_worker_main(Datum arg)
 	{
 		TimestampTz now;
 		long		timeout_ms;
-		bool		ready;
+		bool		projections;
+		int			rc;
 
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
@@ -651,7 +819,13 @@ es_worker_main(Datum arg)
 		}
 
 		now = GetCurrentTimestamp();
-		ready = ExtensionReady();
+		/* Wake-ups for projections come often: look at the catalog at most each nap. */
+		if (!ready || now >= next_ready_check)
+		{
+			ready = ExtensionReady();
+			next_ready_check = now + es_worker_naptime * INT64CONST(1000);
+		}
+		projections = ready && es_projections_enabled && served_version >= PROJECTIONS_VERSION;
 		if (ready)
 		{
 			if (es_redelivery_enabled && now >= next_redelivery)
@@ -664,6 +838,11 @@ es_worker_main(Datum arg)
 				RunPass(PASS_RETENTION, pass_cxt);
 				next_retention = GetCurrentTimestamp() + es_retention_interval * USECS_PER_SEC;
 			}
+			if (projections && (woken || now >= next_projections))
+			{
+				RunProjections(pass_cxt);
+				next_projections = GetCurrentTimestamp() + es_worker_naptime * INT64CONST(1000);
+			}
 		}
 		MemoryContextSwitchTo(loop_cxt);
 		now = GetCurrentTimestamp();
@@ -673,9 +852,12 @@ es_worker_main(Datum arg)
 			timeout_ms = Min(timeout_ms, (next_redelivery - now) / 1000);
 		if (ready && es_retention_enabled)
 			timeout_ms = Min(timeout_ms, (next_retention - now) / 1000);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(timeout_ms, 1), PG_WAIT_EXTENSION);
+		if (projections)
+			timeout_ms = Min(timeout_ms, (next_projections - now) / 1000);
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   Max(timeout_ms, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		woken = (rc & WL_LATCH_SET) != 0;
 	}
 }
 

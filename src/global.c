@@ -1,0 +1,351 @@
+/*
+ * global.c
+ *	  Reads in global order: es.read_all, es.settled_position, and the reader
+ *	  that subscriptions and projections share.
+ *
+ * A read returns events after a position and below the read horizon
+ * (shmem.c): every position below it is settled, so a reader that goes on
+ * from the last position it received can never pass an event that commits
+ * later.  The events are read with the snapshot taken with the horizon.
+ *
+ * Under REPEATABLE READ or SERIALIZABLE the caller's own snapshot may be
+ * older than the horizon's; the read then stops before the first event that
+ * snapshot cannot see, so what it returns is both consistent with the rest
+ * of the caller's transaction and free of gaps.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "event_streaming.h"
+
+#define EVENT_COLUMNS \
+	"global_position, stream, stream_offset, event_id, event_type," \
+	" schema_version, data, metadata, correlation_id, causation_id, created_at"
+
+/* Filters a read can combine; each one's condition and its parameter. */
+#define F_CATEGORIES	0x01	/* $4 text[] */
+#define F_CATEGORY		0x02	/* $5 text */
+#define F_TYPES			0x04	/* $6 text[] */
+#define F_TYPE			0x08	/* $7 text */
+#define F_STREAM		0x10	/* $8 text */
+#define F_MEMBER		0x20	/* $9 members, $10 member */
+#define NUM_READ_PLANS	0x40
+
+static const char *const filter_sql[] = {
+	" AND pg_catalog.split_part(stream, '-', 1) OPERATOR(pg_catalog.=) ANY ($4)",
+	" AND pg_catalog.split_part(stream, '-', 1) OPERATOR(pg_catalog.=) $5",
+	" AND event_type OPERATOR(pg_catalog.=) ANY ($6)",
+	" AND event_type OPERATOR(pg_catalog.=) $7",
+	" AND stream OPERATOR(pg_catalog.=) $8",
+	" AND es.member_of(stream, $9) OPERATOR(pg_catalog.=) $10",
+};
+
+static EsPlan read_plans[NUM_READ_PLANS];
+
+static EsPlan *
+ReadPlan(int mask)
+{
+	EsPlan	   *p = &read_plans[mask];
+
+	if (p->sql == NULL)
+	{
+		StringInfoData sql;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		static const Oid types[] = {INT8OID, INT8OID, INT8OID, TEXTARRAYOID, TEXTOID,
+		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID};
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT " EVENT_COLUMNS ", xmin FROM es.events"
+							   " WHERE global_position OPERATOR(pg_catalog.>) $1"
+							   " AND global_position OPERATOR(pg_catalog.<) $2");
+		for (int i = 0; i < (int) lengthof(filter_sql); i++)
+			if (mask & (1 << i))
+				appendStringInfoString(&sql, filter_sql[i]);
+		appendStringInfoString(&sql, " ORDER BY global_position LIMIT $3");
+		MemoryContextSwitchTo(old);
+		p->nargs = lengthof(types);
+		memcpy(p->argtypes, types, sizeof(types));
+		p->sql = sql.data;
+	}
+	return p;
+}
+
+/* A source: '$all', a category (no '-') or a stream (with a '-'). */
+void
+EsParseSource(const char *source, EsFilter *f)
+{
+	memset(f, 0, sizeof(EsFilter));
+	if (strcmp(source, "$all") == 0)
+		return;
+	if (source[0] == '$')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown source \"%s\"", source),
+				 errhint("A source is '$all', a category (a name without '-') or a stream.")));
+	EsValidateName(source, "source");
+	if (strchr(source, '-') != NULL)
+		f->stream = pstrdup(source);
+	else
+		f->category = pstrdup(source);
+}
+
+/* A text[] argument without NULL elements, or NULL. */
+static ArrayType *
+TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	ArrayType  *a;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain nulls", what)));
+	return a;
+}
+
+/*
+ * Read up to max_count events of f after position `after`, in position
+ * order, below the read horizon.  Leaves the rows in SPI_tuptable (the
+ * caller is connected to SPI): the events' columns, then xmin.  Returns how
+ * many of them may be used.  *horizon receives the horizon.
+ */
+uint64
+EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon)
+{
+	Datum		values[10];
+	char		nulls[10];
+	int			mask = 0;
+	Snapshot	snap;
+	int			rc;
+	uint64		n;
+
+	memset(nulls, 'n', sizeof(nulls));
+	*horizon = EsReadHorizon(&snap);
+	values[0] = Int64GetDatum(after);
+	values[1] = Int64GetDatum(*horizon);
+	values[2] = Int64GetDatum(max_count);
+	nulls[0] = nulls[1] = nulls[2] = ' ';
+	if (f->categories)
+	{
+		mask |= F_CATEGORIES;
+		values[3] = PointerGetDatum(f->categories);
+		nulls[3] = ' ';
+	}
+	if (f->category)
+	{
+		mask |= F_CATEGORY;
+		values[4] = CStringGetTextDatum(f->category);
+		nulls[4] = ' ';
+	}
+	if (f->event_types)
+	{
+		mask |= F_TYPES;
+		values[5] = PointerGetDatum(f->event_types);
+		nulls[5] = ' ';
+	}
+	if (f->event_type)
+	{
+		mask |= F_TYPE;
+		values[6] = CStringGetTextDatum(f->event_type);
+		nulls[6] = ' ';
+	}
+	if (f->stream)
+	{
+		mask |= F_STREAM;
+		values[7] = CStringGetTextDatum(f->stream);
+		nulls[7] = ' ';
+	}
+	if (f->members > 1)
+	{
+		mask |= F_MEMBER;
+		values[8] = Int32GetDatum(f->members);
+		values[9] = Int32GetDatum(f->member);
+		nulls[8] = nulls[9] = ' ';
+	}
+
+	rc = SPI_execute_snapshot(EsPreparedPlan(ReadPlan(mask)), values, nulls,
+							  snap, InvalidSnapshot, true, false, 0);
+	UnregisterSnapshot(snap);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "global read failed: %s", SPI_result_code_string(rc));
+
+	n = SPI_processed;
+	if (IsolationUsesXactSnapshot() && n > 0)
+	{
+		Snapshot	mine = GetTransactionSnapshot();
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			TransactionId xmin = DatumGetTransactionId(
+				SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+							  ES_EVENT_NATTS + 1, &isnull));
+
+			if (XidInMVCCSnapshot(xmin, mine))
+			{
+				n = i;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* The columns of event row i of a global read's rows, for es.event. */
+void
+EsEventValues(SPITupleTable *tt, uint64 i, Datum *values, bool *nulls)
+{
+	for (int c = 0; c < ES_EVENT_NATTS; c++)
+		values[c] = SPI_getbinval(tt->vals[i], tt->tupdesc, c + 1, &nulls[c]);
+}
+
+static EsPlan last_position_plan = {
+	.sql = "SELECT max(global_position) FROM es.events",
+	.nargs = 0
+};
+
+/*
+ * The highest settled position: every position up to it is committed or
+ * aborted for good.  The horizon - 1 while a transaction holds a position,
+ * else the last event there is (0 for none).  A read after it returns only
+ * events that were in flight or not yet appended.  Caller is in SPI.
+ */
+int64
+EsSettledPosition(void)
+{
+	Snapshot	snap;
+	int64		horizon = EsReadHorizon(&snap);
+	int64		pos = horizon - 1;
+
+	if (horizon == PG_INT64_MAX)
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (SPI_execute_snapshot(EsPreparedPlan(&last_position_plan), NULL, NULL,
+								 snap, InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the last global position");
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		pos = isnull ? 0 : DatumGetInt64(d);
+	}
+	UnregisterSnapshot(snap);
+	return pos;
+}
+
+/* es.settled_position() → the highest position below which nothing is in flight. */
+PG_FUNCTION_INFO_V1(es_settled_position);
+Datum
+es_settled_position(PG_FUNCTION_ARGS)
+{
+	int64		pos;
+
+	SPI_connect();
+	pos = EsSettledPosition();
+	SPI_finish();
+	PG_RETURN_INT64(pos);
+}
+
+static void
+PutEvents(ReturnSetInfo *rsinfo, uint64 n)
+{
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		values[ES_EVENT_NATTS];
+		bool		nulls[ES_EVENT_NATTS];
+
+		EsEventValues(SPI_tuptable, i, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* Put the events of a global read into the function's result. */
+void
+EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 after, int max_count)
+{
+	ReturnSetInfo *rsinfo;
+	int64		horizon;
+	uint64		n;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SPI_connect();
+	n = EsReadGlobal(f, after, max_count, &horizon);
+	PutEvents(rsinfo, n);
+	SPI_finish();
+}
+
+/*
+ * es.read_all(from_position, max_count, categories, event_types): up to
+ * max_count events after from_position (NULL: from the start), in global
+ * order, of the given categories and event types (NULL: any).
+ */
+PG_FUNCTION_INFO_V1(es_read_all);
+Datum
+es_read_all(PG_FUNCTION_ARGS)
+{
+	int64		after = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	int			max_count;
+	EsFilter	f;
+
+	if (after < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_position must not be negative"),
+				 errdetail("Got %lld.", (long long) after)));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_count must not be null")));
+	max_count = EsValidateMaxCount(PG_GETARG_INT32(1));
+	memset(&f, 0, sizeof(f));
+	f.categories = TextArrayArg(fcinfo, 2, "categories");
+	f.event_types = TextArrayArg(fcinfo, 3, "event_types");
+	/* One element: the plan that can walk an index in position order. */
+	if (f.categories && ArrayGetNItems(ARR_NDIM(f.categories), ARR_DIMS(f.categories)) == 1)
+	{
+		bool		isnull;
+
+		f.category = TextDatumGetCString(array_ref(f.categories, 1, (int[]) {1}, -1, -1, false, TYPALIGN_INT, &isnull));
+		f.categories = NULL;
+	}
+	EsReturnGlobal(fcinfo, &f, after, max_count);
+	return (Datum) 0;
+}
+
+/*
+ * Where a subscription or projection starts: 'beginning' (0), 'end' (the
+ * settled position now) or a position.  Caller is in SPI.
+ */
+int64
+EsParseStart(const char *start)
+{
+	size_t		len = strlen(start);
+
+	if (strcmp(start, "beginning") == 0)
+		return 0;
+	if (strcmp(start, "end") == 0)
+		return EsSettledPosition();
+	if (len == 0 || len > 18 || strspn(start, "0123456789") != len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid start \"%s\"", start),
+				 errhint("A start is 'beginning', 'end' or a global position (a whole number, 0 or more).")));
+	return pg_strtoint64(start);
+}
