@@ -532,7 +532,7 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 			if (get_rel_namespace(rel) == es_nsp)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("cannot clear %s: it belongs to event_streaming", relname)));
+						 errmsg("cannot clear es.%s: it belongs to event_streaming", relname)));
 			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
 							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
 														relname));

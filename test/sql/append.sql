@@ -95,13 +95,22 @@ SELECT stream, kind, category, version, event_count, updated_at >= created_at AS
   FROM es.streams ORDER BY stream;
 SELECT es.category('order-42'), es.category('order'), es.category('a-b-c'), es.category('-x');
 
--- A transaction that appended cannot be prepared (two-phase commit): its
--- positions would outlive the backend's in-flight registry slot.
+-- A transaction that appended can be prepared (two-phase commit): its
+-- events appear at COMMIT PREPARED, and read_all waits for it meanwhile
+-- (test/specs/read_all_order.spec).
 BEGIN;
 SELECT es.append('tx-3', 'A', '{}');
 PREPARE TRANSACTION 'es_append_2pc';
 SELECT es.stream_version('tx-3');
 SELECT count(*) FROM pg_prepared_xacts;
+COMMIT PREPARED 'es_append_2pc';
+SELECT es.stream_version('tx-3');
+-- Rolled back, it leaves nothing.
+BEGIN;
+SELECT es.append('tx-3', 'B', '{}');
+PREPARE TRANSACTION 'es_append_2pc';
+ROLLBACK PREPARED 'es_append_2pc';
+SELECT es.stream_version('tx-3');
 -- A prepared transaction that did not append is fine.
 BEGIN;
 SELECT es.stream_version('tx-3');
