@@ -82,6 +82,23 @@ SELECT es.redrive('emails') AS redriven;
 SELECT * FROM es.queue_stats;
 
 \echo
+\echo '== 8a. Every event in global order, a subscription, a projection'
+SELECT global_position, stream, event_type FROM es.read_all(0, 5);
+SELECT es.create_subscription('demo-billing', 'order');
+SELECT global_position, stream, event_type FROM es.read_subscription('demo-billing', 3);
+SELECT max(global_position) AS last FROM es.read_subscription('demo-billing', 3) \gset
+SELECT es.commit_subscription('demo-billing', :last);
+SELECT name, position, lag FROM es.subscriptions;
+CREATE TABLE demo_event_counts (event_type text PRIMARY KEY, n bigint NOT NULL);
+CREATE FUNCTION demo_count(e es.event) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO demo_event_counts VALUES (e.event_type, 1)
+  ON CONFLICT (event_type) DO UPDATE SET n = demo_event_counts.n + 1 $$;
+SELECT es.create_projection('demo-counts', '$all', 'demo_count(es.event)');
+SELECT es.run_projection('demo-counts');
+SELECT * FROM demo_event_counts ORDER BY event_type;
+SELECT name, status, position, lag, events_applied FROM es.projections;
+
+\echo
 \echo '== 8. Retention: keep the newest 2 events of order-1; the version survives'
 SELECT es.configure('order-1', max_count => 2);
 SELECT es.configure_category('order', max_age => '30 days');
