@@ -8,7 +8,7 @@ SET intervalstyle = postgres;  -- pg_regress sets postgres_verbose; defaults rea
 \pset format unaligned
 \pset tuples_only true
 
-SELECT plan(91);
+SELECT plan(134);
 
 SELECT has_schema('es');
 SELECT has_table('es', 'events', 'es.events exists');
@@ -72,7 +72,8 @@ SELECT set_eq(
   $$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'event_streaming'$$,
   ARRAY['es.stream_catalog', 'es.events', 'es.global_position_seq',
         'es.queues', 'es.queue_id_seq', 'es.messages', 'es.message_id_seq',
-        'es.dead_letter_messages', 'es.stream_settings'],
+        'es.dead_letter_messages', 'es.stream_settings',
+        'es.subscription_catalog', 'es.subscription_positions', 'es.projection_catalog', 'es.parked_events'],
   'user data registered with pg_extension_config_dump');
 
 -- Indexes for the queries users run.
@@ -176,7 +177,11 @@ SELECT functions_are('es', ARRAY['ack', 'append', 'append_batch', 'append_event'
   'configure', 'configure_category', 'create_queue', 'dequeue', 'drop_queue', 'enqueue',
   'enqueue_batch', 'extend', 'nack', 'purge_dead_letters', 'purge_queue', 'read_stream',
   'read_stream_backward', 'redrive', 'reset_category_configuration', 'reset_configuration',
-  'stream_version', 'sweep', 'sweep_redelivery', 'sweep_retention', 'worker_status'],
+  'stream_version', 'sweep', 'sweep_redelivery', 'sweep_retention', 'worker_status',
+  -- 0.4.0
+  'read_all', 'settled_position', 'member_of', 'source_head',
+  'create_subscription', 'read_subscription', 'commit_subscription', 'reset_subscription', 'drop_subscription',
+  'create_projection', 'run_projection', 'resume_projection', 'rebuild_projection', 'drop_projection'],
   'the API functions, no others');
 -- Nothing new is granted to PUBLIC.
 SELECT is((SELECT count(*)::int FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -187,5 +192,87 @@ SELECT es.append('tap-ret-1', 'T', '{}') FROM generate_series(1, 3);
 SELECT es.configure('tap-ret-1', max_age => '1 second');
 SELECT is((SELECT sum(affected)::int FROM es.sweep(now() + interval '1 hour')), 3, 'the sweep removes the three events');
 SELECT is(es.stream_version('tap-ret-1'), 2::bigint, 'the version survives');
+
+
+-- 0.4.0: reads in global order, subscriptions, projections.
+SELECT function_returns('es', 'read_all', ARRAY['bigint', 'integer', 'text[]', 'text[]'], 'setof es.event');
+SELECT is((SELECT pg_get_function_arguments('es.read_all(bigint,integer,text[],text[])'::regprocedure)),
+          'from_position bigint, max_count integer, categories text[] DEFAULT NULL::text[], event_types text[] DEFAULT NULL::text[]',
+          'es.read_all arguments and defaults');
+SELECT function_lang_is('es', 'read_all', ARRAY['bigint', 'integer', 'text[]', 'text[]'], 'c');
+-- read_all waits for the settled horizon: never stable, never parallel.
+SELECT volatility_is('es', 'read_all', ARRAY['bigint', 'integer', 'text[]', 'text[]'], 'volatile');
+SELECT is((SELECT proparallel::text FROM pg_proc WHERE oid = 'es.read_all(bigint,integer,text[],text[])'::regprocedure),
+          'u', 'es.read_all is parallel unsafe');
+SELECT function_returns('es', 'settled_position', ARRAY[]::text[], 'bigint');
+SELECT volatility_is('es', 'settled_position', ARRAY[]::text[], 'volatile');
+SELECT function_returns('es', 'member_of', ARRAY['text', 'integer'], 'integer');
+SELECT volatility_is('es', 'member_of', ARRAY['text', 'integer'], 'immutable');
+SELECT is_strict('es', 'member_of', ARRAY['text', 'integer'], 'es.member_of is strict');
+SELECT function_returns('es', 'source_head', ARRAY['text'], 'bigint');
+SELECT volatility_is('es', 'source_head', ARRAY['text'], 'stable');
+SELECT has_index('es', 'events', 'events_category_idx', ARRAY['split_part(stream, ''-''::text, 1)', 'global_position']);
+SELECT index_is_type('es', 'events', 'events_category_idx', 'btree');
+-- Subscriptions.
+SELECT has_table('es', 'subscription_catalog', 'es.subscription_catalog exists');
+SELECT has_table('es', 'subscription_positions', 'es.subscription_positions exists');
+SELECT col_is_pk('es', 'subscription_catalog', 'name', 'subscriptions keyed by name');
+SELECT col_is_pk('es', 'subscription_positions', ARRAY['subscription', 'member'], 'positions keyed by subscription and member');
+SELECT has_view('es', 'subscriptions', 'es.subscriptions exists');
+SELECT columns_are('es', 'subscriptions', ARRAY['name', 'source', 'members', 'member', 'position',
+  'head_position', 'lag', 'commits', 'created_at', 'last_commit_at']);
+SELECT function_returns('es', 'create_subscription', ARRAY['text', 'text', 'text', 'integer'], 'void');
+SELECT is((SELECT pg_get_function_arguments('es.create_subscription(text,text,text,integer)'::regprocedure)),
+          'name text, source text DEFAULT ''$all''::text, start text DEFAULT ''beginning''::text, members integer DEFAULT 1',
+          'es.create_subscription arguments and defaults');
+SELECT function_returns('es', 'read_subscription', ARRAY['text', 'integer', 'integer', 'integer'], 'setof es.event');
+SELECT is((SELECT pg_get_function_arguments('es.read_subscription(text,integer,integer,integer)'::regprocedure)),
+          'name text, max_count integer, member integer DEFAULT 0, members integer DEFAULT NULL::integer',
+          'es.read_subscription arguments and defaults');
+SELECT function_returns('es', 'commit_subscription', ARRAY['text', 'bigint', 'integer'], 'void');
+SELECT function_returns('es', 'reset_subscription', ARRAY['text', 'text', 'integer'], 'void');
+SELECT function_returns('es', 'drop_subscription', ARRAY['text'], 'void');
+-- Projections.
+SELECT has_table('es', 'projection_catalog', 'es.projection_catalog exists');
+SELECT has_table('es', 'parked_events', 'es.parked_events exists');
+SELECT col_is_pk('es', 'projection_catalog', 'name', 'projections keyed by name');
+SELECT col_is_pk('es', 'parked_events', ARRAY['projection', 'global_position'], 'parked events keyed by projection and position');
+SELECT has_view('es', 'projections', 'es.projections exists');
+SELECT columns_are('es', 'projections', ARRAY['name', 'source', 'handler', 'owner', 'on_error', 'status',
+  'position', 'head_position', 'lag', 'events_applied', 'parked', 'last_error', 'error_position',
+  'error_at', 'created_at', 'updated_at']);
+SELECT function_returns('es', 'create_projection', ARRAY['text', 'text', 'regprocedure', 'text', 'text'], 'void');
+SELECT is((SELECT pg_get_function_arguments('es.create_projection(text,text,regprocedure,text,text)'::regprocedure)),
+          'name text, source text, handler regprocedure, on_error text DEFAULT ''stop''::text, start text DEFAULT ''beginning''::text',
+          'es.create_projection arguments and defaults');
+SELECT function_returns('es', 'run_projection', ARRAY['text', 'integer'], 'bigint');
+SELECT function_returns('es', 'resume_projection', ARRAY['text'], 'void');
+SELECT function_returns('es', 'rebuild_projection', ARRAY['text', 'regclass[]'], 'void');
+SELECT function_returns('es', 'drop_projection', ARRAY['text'], 'void');
+SELECT is((SELECT count(*)::int FROM pg_proc
+            WHERE pronamespace = 'es'::regnamespace
+              AND proname IN ('read_all', 'settled_position', 'create_subscription', 'read_subscription',
+                              'commit_subscription', 'reset_subscription', 'drop_subscription',
+                              'create_projection', 'run_projection', 'resume_projection',
+                              'rebuild_projection', 'drop_projection')
+              AND prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
+              AND provolatile = 'v' AND NOT prosecdef),
+          12, 'the 0.4.0 working functions are C, volatile, not SECURITY DEFINER');
+SELECT is(current_setting('event_streaming.projections'), 'on', 'projections are on by default');
+-- None of the 0.4.0 functions, tables or views is granted to PUBLIC.
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.pronamespace = 'es'::regnamespace
+              AND p.proname IN ('read_all', 'settled_position', 'member_of', 'source_head',
+                                'create_subscription', 'read_subscription', 'commit_subscription',
+                                'reset_subscription', 'drop_subscription', 'create_projection',
+                                'run_projection', 'resume_projection', 'rebuild_projection', 'drop_projection')
+              AND NOT has_function_privilege('public', p.oid, 'EXECUTE')),
+          14, 'none of the 14 functions of 0.4.0 is executable by PUBLIC');
+SELECT is((SELECT count(*)::int FROM pg_class c
+            WHERE c.oid IN ('es.subscription_catalog'::regclass, 'es.subscription_positions'::regclass,
+                            'es.projection_catalog'::regclass, 'es.parked_events'::regclass,
+                            'es.subscriptions'::regclass, 'es.projections'::regclass)
+              AND NOT has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')),
+          6, 'none of the tables and views of 0.4.0 is granted to PUBLIC');
 
 SELECT * FROM finish();

@@ -3,18 +3,41 @@
 # the upgraded database ends with exactly the catalog objects a fresh install
 # has.  The catalog comparison is shown to detect differences.
 #
-# Then 0.2.0 to 0.3.0, the default version: the database upgraded from 0.1.0
-# goes on to 0.3.0, a second database starts at 0.2.0 with events, queues
-# (waiting, delayed, in-flight and grouped messages) and dead letters, and a
-# third goes from 0.1.0 to 0.3.0 in one ALTER EXTENSION.  Every event,
-# stream, queue, message (leases and receipts included) and dead letter is
-# read back identical; the new settings start unset (es.configuration shows
-# the queues' own visibility timeout and max deliveries, nothing else) and
-# no stream is truncated; appends continue, a receipt handed out under 0.2.0
-# still acks, dead letters redrive, and es.configure and es.sweep work on the
-# upgraded data, with stream versions surviving the truncation.  Each of the
-# three ends with exactly the catalog objects of a fresh 0.3.0 install, also
-# after using the new functions.
+# Then 0.2.0 to 0.3.0 (ALTER EXTENSION UPDATE TO '0.3.0'): the database
+# upgraded from 0.1.0 goes on to 0.3.0, a second database starts at 0.2.0
+# with events, queues (waiting, delayed, in-flight and grouped messages) and
+# dead letters, and a third goes from 0.1.0 to 0.3.0 in one ALTER EXTENSION.
+# Every event, stream, queue, message (leases and receipts included) and dead
+# letter is read back identical; the new settings start unset
+# (es.configuration shows the queues' own visibility timeout and max
+# deliveries, nothing else) and no stream is truncated; appends continue, a
+# receipt handed out under 0.2.0 still acks, dead letters redrive, and
+# es.configure and es.sweep work on the upgraded data, with stream versions
+# surviving the truncation.  Each of the three ends with exactly the catalog
+# objects of a fresh 0.3.0 install, also after using the new functions.  (The
+# loaded library is the 0.4.0 one, so es.worker_status lists its three passes
+# whatever the extension's version.)
+#
+# Then to 0.4.0, the default version, each in one ALTER EXTENSION UPDATE:
+# the three 0.3.0 databases above, a fourth starting at 0.3.0 with events,
+# a stream trimmed by retention, stream, category and queue settings, queues
+# (waiting, delayed, in-flight and grouped messages) and a dead letter, a
+# fifth going from 0.2.0 and a sixth from 0.1.0 straight to 0.4.0.  Every
+# event, stream, setting, queue, message and dead letter reads back
+# identical, with the sequences where they were, and no subscription or
+# projection exists.  Each ends with exactly the catalog objects of a fresh
+# 0.4.0 install, before and after using the new features.  On the old data:
+# es.read_all returns the old events in position order, in one read or page
+# by page from the last position received, and by category;
+# events_category_idx, built by the upgrade, is valid, used and holds every
+# old event of a category; a subscription created after the upgrade reads
+# every old event (a category one split between two members), commits and
+# then lags by nothing; a projection created after the upgrade, with a
+# PL/pgSQL handler, applies every old event once, in position order;
+# appends to old streams continue, reach both and notify listeners; a
+# receipt from 0.3.0 or 0.2.0 acks, a dead letter redrives, retention set
+# under 0.3.0 still applies; and after a restart es.read_all still returns
+# everything.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -380,9 +403,9 @@ my %before020 = map { $_ => $node->safe_psql('from020', $reads020{$_}) } keys %r
 my %before_upgraded = map { $_ => $node->safe_psql('upgraded', $reads020{$_}) } qw(events streams catalog queues messages dead sequences);
 
 # --- the upgrades to 0.3.0
-$node->safe_psql('from020', q{ALTER EXTENSION event_streaming UPDATE});
-is(extversion('from020'), '0.3.0', 'ALTER EXTENSION UPDATE brings 0.2.0 to 0.3.0');
-$node->safe_psql('upgraded', q{ALTER EXTENSION event_streaming UPDATE});
+$node->safe_psql('from020', q{ALTER EXTENSION event_streaming UPDATE TO '0.3.0'});
+is(extversion('from020'), '0.3.0', 'ALTER EXTENSION UPDATE TO 0.3.0 brings 0.2.0 to 0.3.0');
+$node->safe_psql('upgraded', q{ALTER EXTENSION event_streaming UPDATE TO '0.3.0'});
 is(extversion('upgraded'), '0.3.0', 'and the database upgraded from 0.1.0 too');
 for my $r (sort keys %reads020)
 {
@@ -400,8 +423,10 @@ for my $db ('from020', 'upgraded')
 	is($node->safe_psql($db, q{SELECT count(*) FROM es.queues WHERE num_nonnulls(max_age, max_count, dead_letter_max_age,
 	                                   dead_letter_max_count, retry_delay, retry_delay_max) > 0}), '0',
 		"$db: the new queue settings are unset");
+	# The view reports every pass of the loaded library (0.4.0, with its
+	# projections pass) whatever the version of the extension's objects.
 	is($node->safe_psql($db, q{SELECT string_agg(pass || ':' || coalesce(runs::text, '-'), ',' ORDER BY pass) FROM es.worker_status}),
-		'redelivery:-,retention:-', "$db: es.worker_status shows both passes, not served");
+		'projections:-,redelivery:-,retention:-', "$db: es.worker_status shows the library's three passes, not served");
 }
 is($node->safe_psql('from020', q{SELECT string_agg(concat_ws(':', scope, name, max_age, max_count, visibility_timeout, max_deliveries,
                                                          retry_delay, retry_delay_max, dead_letter_max_age, dead_letter_max_count), ',' ORDER BY name)
@@ -481,13 +506,13 @@ is($node->safe_psql('upgraded', q{SELECT string_agg(stream_offset::text, ',' ORD
 $node->safe_psql('postgres', 'CREATE DATABASE direct');
 $node->safe_psql('direct', q{CREATE EXTENSION event_streaming VERSION '0.1.0'});
 $node->safe_psql('direct', q{SELECT es.append('s-1', 'T', '{}'); SELECT es.append('s-1', 'T', '{}', NULL, 0);});
-$node->safe_psql('direct', q{ALTER EXTENSION event_streaming UPDATE});
-is(extversion('direct'), '0.3.0', 'one ALTER EXTENSION UPDATE brings 0.1.0 to 0.3.0');
+$node->safe_psql('direct', q{ALTER EXTENSION event_streaming UPDATE TO '0.3.0'});
+is(extversion('direct'), '0.3.0', 'one ALTER EXTENSION UPDATE TO 0.3.0 brings 0.1.0 to 0.3.0');
 is($node->safe_psql('direct', q{SELECT es.append('s-1', 'T', '{}', NULL, 1)}), '2', 'and appends continue');
 
 # --- each has exactly the catalog of a fresh 0.3.0 install
 $node->safe_psql('postgres', 'CREATE DATABASE fresh3');
-$node->safe_psql('fresh3', q{CREATE EXTENSION event_streaming});
+$node->safe_psql('fresh3', q{CREATE EXTENSION event_streaming VERSION '0.3.0'});
 is(extversion('fresh3'), '0.3.0', 'a fresh install is 0.3.0');
 my $fresh3 = catalog('fresh3');
 note 'catalog lines compared: ' . scalar(my @fl3 = split /\n/, $fresh3);
@@ -503,6 +528,298 @@ same_catalog(catalog('direct'), $fresh3, '0.1.0 -> 0.3.0 has exactly the objects
 $node->safe_psql('fresh3', q{SELECT es.append('x-1', 'T', '{}'); SELECT es.configure('x-1', max_count => 1); SELECT count(*) FROM es.sweep();});
 same_catalog(catalog('fresh3'), $fresh3, 'a fresh 0.3.0 install still compares equal after use');
 same_catalog(catalog('from020'), $fresh3, 'and so does the database upgraded from 0.2.0, after use');
+
+
+#
+# ---------------------------------------------------------------- 0.4.0
+#
+
+# --- a database that starts at 0.3.0, with events, a trimmed stream,
+# settings, queues (waiting, delayed, in-flight and grouped messages) and a
+# dead letter
+$node->safe_psql('postgres', 'CREATE DATABASE from030');
+$node->safe_psql('from030', q{CREATE EXTENSION event_streaming VERSION '0.3.0'});
+is(extversion('from030'), '0.3.0', 'installed 0.3.0 in a fourth database');
+$node->safe_psql('from030', q{
+SELECT es.append('order-1', 'OrderPlaced', '{"total": 5}', '{"correlation_id": "r-1"}', -1,
+                 'd0000000-0000-4000-8000-000000000001');
+SELECT es.append('user-1', 'Joined', '{}');
+SELECT es.append_batch('order-2', '[{"type": "OrderPlaced", "data": {"total": 7}},
+                                    {"type": "OrderPaid", "data": {}, "metadata": {"causation_id": "c-9"}}]', -1);
+SELECT es.append('order-1', 'OrderPaid', '{}', NULL, 0);
+SELECT es.append('log-1', 'Line', jsonb_build_object('n', i)) FROM generate_series(1, 5) i;
+SELECT es.append('user-1', 'Renamed', '{"to": "bo"}', NULL, 0);
+SELECT es.configure('log-1', max_count => 2);
+SELECT es.configure_category('user', max_age => '30 days');
+SELECT es.create_queue('work', visibility_timeout => '10 minutes', max_deliveries => 3);
+SELECT es.configure('work', retry_delay => '2 seconds', retry_delay_max => '1 minute', dead_letter_max_count => 10);
+SELECT es.enqueue('work', '{"job": 1}', '{"h": "a"}');
+SELECT es.enqueue('work', '{"job": 2}', delay => '1 hour');
+SELECT es.enqueue('work', '{"job": 3}', group_key => 'g1');
+SELECT es.enqueue('work', '{"job": 4}', group_key => 'g1');
+SELECT es.enqueue('work', '{"job": 5}');
+});
+is($node->safe_psql('from030', q{SELECT string_agg(pass || ':' || name || ':' || affected, ',') FROM es.sweep()}),
+	'stream_retention:log-1:3', 'under 0.3.0, retention trims log-1 to its newest 2 events');
+my ($x_id, $x_receipt) = split /\|/, $node->safe_psql('from030', q{SELECT message_id, receipt FROM es.dequeue('work', 'w1')});
+like($x_receipt, qr/^[0-9a-f-]{36}$/, 'a work message is in flight under 0.3.0');
+my ($r_id, $r_receipt) = split /\|/, $node->safe_psql('from030', q{SELECT message_id, receipt FROM es.dequeue('work', 'w1')});
+is($node->safe_psql('from030', qq{SELECT es.nack('work', $r_id, '$r_receipt', requeue => false, error => 'no')}), 't',
+	'and one is rejected to the dead letters');
+
+# --- 0.2.0 and 0.1.0 databases that go straight to 0.4.0
+$node->safe_psql('postgres', 'CREATE DATABASE direct020');
+$node->safe_psql('direct020', q{CREATE EXTENSION event_streaming VERSION '0.2.0'});
+is(extversion('direct020'), '0.2.0', 'installed 0.2.0 in a fifth database');
+$node->safe_psql('direct020', q{
+SELECT es.append('cart-1', 'Created', '{}', NULL, -1, 'd0000000-0000-4000-8000-000000000002');
+SELECT es.append('user-7', 'Joined', '{"via": "cart"}');
+SELECT es.append('cart-1', 'ItemAdded', '{"sku": "A"}', NULL, 0);
+SELECT es.append_batch('cart-2', '[{"type": "Created", "data": {}}, {"type": "ItemAdded", "data": {"sku": "B"}}]', -1);
+SELECT es.create_queue('mail', visibility_timeout => '5 minutes', max_deliveries => 2);
+SELECT es.enqueue('mail', '{"m": 1}');
+SELECT es.enqueue('mail', '{"m": 2}', group_key => 'x');
+SELECT es.enqueue('mail', '{"m": 3}', delay => '1 hour');
+});
+my ($y_id, $y_receipt) = split /\|/, $node->safe_psql('direct020', q{SELECT message_id, receipt FROM es.dequeue('mail', 'm1')});
+like($y_receipt, qr/^[0-9a-f-]{36}$/, 'a mail message is in flight under 0.2.0');
+
+$node->safe_psql('postgres', 'CREATE DATABASE direct010');
+$node->safe_psql('direct010', q{CREATE EXTENSION event_streaming VERSION '0.1.0'});
+is(extversion('direct010'), '0.1.0', 'installed 0.1.0 in a sixth database');
+$node->safe_psql('direct010', q{
+SELECT es.append('acct-1', 'Opened', '{}', NULL, -1, 'd0000000-0000-4000-8000-000000000003');
+SELECT es.append_batch('acct-2', '[{"type": "Opened", "data": {}}, {"type": "Deposited", "data": {"n": 1}}]', -1);
+SELECT es.append('acct-1', 'Deposited', '{"n": 5}', '{"correlation_id": "k-1"}', 0);
+SELECT es.append('misc-1', 'Note', '"x"');
+});
+
+# What must read back the same across the upgrade to 0.4.0, by the version
+# the database is at before it (es.queue_stats without its clock-dependent
+# age; tables read with the columns of that version).
+my @reads040 = (
+	[ '0.1.0', events     => q{SELECT * FROM es.events ORDER BY global_position} ],
+	[ '0.1.0', streams    => q{SELECT * FROM es.streams ORDER BY stream} ],
+	[ '0.1.0', catalog    => q{SELECT stream, kind, created_at FROM es.stream_catalog ORDER BY stream} ],
+	[ '0.1.0', read       => q{SELECT r.* FROM es.stream_catalog c, es.read_stream(c.stream) r WHERE c.kind = 'persistent'
+	                           ORDER BY r.stream, r.stream_offset} ],
+	[ '0.1.0', versions   => q{SELECT stream, es.stream_version(stream) FROM es.stream_catalog WHERE kind = 'persistent' ORDER BY stream} ],
+	[ '0.1.0', global_seq => q{SELECT last_value, is_called FROM es.global_position_seq} ],
+	[ '0.2.0', queues     => q{SELECT queue_id, queue, visibility_timeout, max_deliveries, created_at FROM es.queues ORDER BY queue_id} ],
+	[ '0.2.0', messages   => q{SELECT * FROM es.messages ORDER BY message_id} ],
+	[ '0.2.0', dead       => q{SELECT * FROM es.dead_letter_messages ORDER BY queue_id, message_id} ],
+	[ '0.2.0', dead_letters => q{SELECT * FROM es.dead_letters ORDER BY queue, message_id} ],
+	[ '0.2.0', queue_stats => q{SELECT queue, depth, visible, in_flight, delayed, dead_lettered, visibility_timeout, max_deliveries
+	                            FROM es.queue_stats ORDER BY queue} ],
+	[ '0.2.0', queue_seqs => q{SELECT (SELECT last_value FROM es.queue_id_seq), (SELECT last_value FROM es.message_id_seq)} ],
+	[ '0.3.0', catalog_all => q{SELECT * FROM es.stream_catalog ORDER BY stream} ],
+	[ '0.3.0', queues_all => q{SELECT * FROM es.queues ORDER BY queue_id} ],
+	[ '0.3.0', settings   => q{SELECT * FROM es.stream_settings ORDER BY scope, name} ],
+	[ '0.3.0', configuration => q{SELECT * FROM es.configuration ORDER BY scope, name} ],
+);
+# Each database, the way it came to the version it is at, and that version.
+my @dbs040 = (
+	[ from030   => '0.3.0', '0.3.0 -> 0.4.0' ],
+	[ from020   => '0.3.0', '0.2.0 -> 0.3.0 -> 0.4.0' ],
+	[ upgraded  => '0.3.0', '0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0' ],
+	[ direct    => '0.3.0', '0.1.0 -> 0.3.0 -> 0.4.0' ],
+	[ direct020 => '0.2.0', '0.2.0 -> 0.4.0' ],
+	[ direct010 => '0.1.0', '0.1.0 -> 0.4.0' ],
+);
+my (%before040, %max040);
+for my $d (@dbs040)
+{
+	my ($db, $v) = @$d;
+	is(extversion($db), $v, "$db is at $v before the upgrade");
+	for my $r (grep { $_->[0] le $v } @reads040)
+	{
+		$before040{$db}{ $r->[1] } = $node->safe_psql($db, $r->[2]);
+	}
+	$max040{$db} = $node->safe_psql($db, q{SELECT coalesce(max(global_position), 0) FROM es.events});
+	isnt($before040{$db}{events}, '', "$db has events before the upgrade");
+}
+is(scalar(my @e030 = split /\n/, $before040{from030}{events}), 8, 'from030: 8 events left under 0.3.0');
+like($before040{from030}{catalog_all}, qr/^log-1\|persistent\|[^|]+\|3$/m, 'from030: log-1 truncated before offset 3');
+like($before040{from030}{settings}, qr/^category\|user\|/m, 'from030: settings for a category');
+
+# --- the upgrades to 0.4.0, each in one ALTER EXTENSION UPDATE
+for my $d (@dbs040)
+{
+	my ($db, $v, $path) = @$d;
+	$node->safe_psql($db, q{ALTER EXTENSION event_streaming UPDATE});
+	is(extversion($db), '0.4.0', "ALTER EXTENSION UPDATE: $path");
+}
+for my $d (@dbs040)
+{
+	my ($db, $v, $path) = @$d;
+	for my $r (grep { $_->[0] le $v } @reads040)
+	{
+		is($node->safe_psql($db, $r->[2]), $before040{$db}{ $r->[1] }, "$path: $r->[1] read back identical");
+	}
+	is($node->safe_psql($db, q{SELECT (SELECT count(*) FROM es.subscription_catalog) || ',' || (SELECT count(*) FROM es.subscription_positions)
+	                                  || ',' || (SELECT count(*) FROM es.projection_catalog) || ',' || (SELECT count(*) FROM es.parked_events)}),
+		'0,0,0,0', "$path: no subscription, projection or parked event yet");
+	is($node->safe_psql($db, q{SELECT string_agg(pass || ':' || coalesce(runs::text, '-'), ',' ORDER BY pass) FROM es.worker_status}),
+		'projections:-,redelivery:-,retention:-', "$path: es.worker_status shows the three passes, not served");
+}
+
+# --- each has exactly the catalog of a fresh 0.4.0 install
+$node->safe_psql('postgres', 'CREATE DATABASE fresh4');
+$node->safe_psql('fresh4', q{CREATE EXTENSION event_streaming});
+is(extversion('fresh4'), '0.4.0', 'a fresh install is 0.4.0');
+my $fresh4 = catalog('fresh4');
+note 'catalog lines compared: ' . scalar(my @fl4 = split /\n/, $fresh4);
+like($fresh4, qr/^function es\.read_all\(bigint,integer,text\[\],text\[\]\): /m, 'the comparison sees the 0.4.0 functions');
+like($fresh4, qr/^function es\.create_projection\(text,text,regprocedure,text,text\): /m, 'the projection functions too');
+like($fresh4, qr/^extconfig es\.subscription_catalog: /m, 'the 0.4.0 tables registered for dump');
+like($fresh4, qr/^extconfig es\.parked_events: /m, 'all of them');
+like($fresh4, qr/^index es\.events_category_idx: CREATE INDEX events_category_idx ON es\.events USING btree \(split_part\(stream, '-'::text, 1\), global_position\)/m,
+	'the category index');
+like($fresh4, qr/^view subscriptions: /m, 'and the views');
+like($fresh4, qr/^view projections: /m, 'both');
+isnt($fresh4, $fresh3, 'the 0.4.0 catalog differs from the 0.3.0 one');
+for my $d (@dbs040)
+{
+	my ($db, $v, $path) = @$d;
+	same_catalog(catalog($db), $fresh4, "$path has exactly the objects of a fresh 0.4.0 install");
+}
+
+# --- 0.4.0 on the upgraded data
+# Read a database's events with es.read_all, $page at a time, each read going
+# on from the last position the previous one returned.
+sub read_all_paged
+{
+	my ($db, $page) = @_;
+	my ($from, @rows) = (0);
+	for (1 .. 1000)
+	{
+		my $out = $node->safe_psql($db, "SELECT * FROM es.read_all($from, $page)");
+		return join "\n", @rows if $out eq '';
+		my @l = split /\n/, $out;
+		push @rows, @l;
+		($from) = split /\|/, $l[-1];
+	}
+	return 'read_all_paged: no end';
+}
+
+my $handler = q{
+CREATE TABLE tally (stream text PRIMARY KEY, events integer NOT NULL, last_offset bigint NOT NULL, last_type text NOT NULL);
+CREATE TABLE tally_log (n serial PRIMARY KEY, global_position bigint NOT NULL);
+CREATE FUNCTION tally_event(e es.event) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO tally VALUES (e.stream, 1, e.stream_offset, e.event_type)
+	ON CONFLICT (stream) DO UPDATE
+	   SET events = tally.events + 1, last_offset = excluded.last_offset, last_type = excluded.last_type;
+	INSERT INTO tally_log (global_position) VALUES (e.global_position);
+END
+$$;
+};
+my $tally_want = q{SELECT stream, count(*), max(stream_offset), (array_agg(event_type ORDER BY stream_offset DESC))[1]
+                     FROM es.events GROUP BY stream ORDER BY stream};
+
+for my $d (@dbs040)
+{
+	my ($db, $v, $path) = @$d;
+	my $events = $before040{$db}{events};
+	my $max = $max040{$db};
+	my $n = scalar(my @l = split /\n/, $events);
+	my $cat = $node->safe_psql($db, q{SELECT es.category(stream) FROM es.events ORDER BY global_position LIMIT 1});
+	my $cat_events = $node->safe_psql($db, qq{SELECT * FROM es.events WHERE es.category(stream) = '$cat' ORDER BY global_position});
+
+	# es.read_all: every old event, in position order, once.
+	is($node->safe_psql($db, q{SELECT * FROM es.read_all(0, 1000)}), $events, "$path: es.read_all returns the old events in position order");
+	is(read_all_paged($db, 2), $events, "$path: read 2 at a time from the last position received, the same events");
+	is($node->safe_psql($db, qq{SELECT count(*) FROM es.read_all($max, 1000)}), '0', "$path: nothing after the last old event");
+	is($node->safe_psql($db, q{SELECT es.settled_position() >= (SELECT coalesce(max(global_position), 0) FROM es.events)}), 't',
+		"$path: every old event is settled");
+	is($node->safe_psql($db, qq{SELECT * FROM es.read_all(0, 1000, ARRAY['$cat'])}), $cat_events,
+		"$path: es.read_all of category $cat");
+	# The category index, built by the upgrade over the old rows.
+	is($node->safe_psql($db, q{SELECT indisvalid AND indisready FROM pg_index WHERE indexrelid = 'es.events_category_idx'::regclass}), 't',
+		"$path: events_category_idx exists and is valid");
+	like($node->safe_psql($db, qq{SET enable_seqscan = off; SET enable_bitmapscan = off;
+	                             EXPLAIN (COSTS OFF) SELECT * FROM es.events WHERE split_part(stream, '-', 1) = '$cat'
+	                             ORDER BY global_position LIMIT 10}),
+		qr/Index Scan using events_category_idx on events/, "$path: a category read in order can walk the index");
+	is($node->safe_psql($db, qq{SET enable_seqscan = off; SET enable_bitmapscan = off;
+	                           SELECT * FROM es.events WHERE split_part(stream, '-', 1) = '$cat' ORDER BY global_position}),
+		$cat_events, "$path: and the index has every old event of the category");
+
+	# A subscription created after the upgrade sees the old events.
+	$node->safe_psql($db, q{SELECT es.create_subscription('old_all')});
+	is($node->safe_psql($db, q{SELECT concat_ws(':', source, members, member, position, head_position, lag, commits) FROM es.subscriptions WHERE name = 'old_all'}),
+		"\$all:1:0:0:$max:$max:0", "$path: a new subscription starts at the beginning, the old events its lag");
+	is($node->safe_psql($db, q{SELECT * FROM es.read_subscription('old_all', 1000)}), $events, "$path: and reads every old event, in order");
+	$node->safe_psql($db, qq{SELECT es.commit_subscription('old_all', $max)});
+	is($node->safe_psql($db, q{SELECT concat_ws(':', position, lag, commits) FROM es.subscriptions WHERE name = 'old_all'}),
+		"$max:0:1", "$path: committed at the last old event, no lag");
+	is($node->safe_psql($db, q{SELECT count(*) FROM es.read_subscription('old_all', 1000)}), '0', "$path: then nothing is left to read");
+	# A category split between two members.
+	$node->safe_psql($db, qq{SELECT es.create_subscription('old_cat', '$cat', 'beginning', 2)});
+	is($node->safe_psql($db, q{SELECT * FROM (SELECT * FROM es.read_subscription('old_cat', 1000, 0)
+	                                        UNION ALL SELECT * FROM es.read_subscription('old_cat', 1000, 1)) e ORDER BY global_position}),
+		$cat_events, "$path: the two members of a category subscription read its old events between them");
+	is($node->safe_psql($db, q{SELECT count(*) FROM es.read_subscription('old_cat', 1000, 0) WHERE es.member_of(stream, 2) <> 0}),
+		'0', "$path: member 0 only gets its own streams");
+
+	# A projection created after the upgrade applies the old events.
+	$node->safe_psql($db, $handler);
+	$node->safe_psql($db, q{SELECT es.create_projection('tally', '$all', 'tally_event(es.event)')});
+	is($node->safe_psql($db, q{SELECT concat_ws(':', status, position, head_position, lag, events_applied) FROM es.projections WHERE name = 'tally'}),
+		"running:0:$max:$max:0", "$path: a new projection starts at the beginning");
+	is($node->safe_psql($db, q{SELECT es.run_projection('tally')}), $n, "$path: es.run_projection applies the $n old events");
+	is($node->safe_psql($db, q{SELECT * FROM tally ORDER BY stream}), $node->safe_psql($db, $tally_want),
+		"$path: the read model counts every old event of every stream");
+	is($node->safe_psql($db, q{SELECT string_agg(global_position::text, ',' ORDER BY n) FROM tally_log}),
+		$node->safe_psql($db, q{SELECT string_agg(global_position::text, ',' ORDER BY global_position) FROM es.events}),
+		"$path: the handler got them once each, in position order");
+	is($node->safe_psql($db, q{SELECT concat_ws(':', status, position, lag, events_applied, parked, coalesce(last_error, '-')) FROM es.projections WHERE name = 'tally'}),
+		"running:$max:0:$n:0:-", "$path: the projection is at the last old event");
+
+	# Appends continue; the new event reaches the subscription and the projection.
+	my $stream = $node->safe_psql($db, q{SELECT stream FROM es.events ORDER BY global_position DESC LIMIT 1});
+	my $version = $node->safe_psql($db, qq{SELECT es.stream_version('$stream')});
+	is($node->safe_psql($db, qq{SELECT es.append('$stream', 'AfterUpgrade', '{}', NULL, $version)}), $version + 1,
+		"$path: an append to $stream continues it");
+	is($node->safe_psql($db, q{SELECT stream || ':' || event_type FROM es.read_subscription('old_all', 1000)}), "$stream:AfterUpgrade",
+		"$path: the subscription reads the new event only");
+	is($node->safe_psql($db, q{SELECT es.run_projection('tally')}), '1', "$path: the projection applies it");
+	is($node->safe_psql($db, q{SELECT * FROM tally ORDER BY stream}), $node->safe_psql($db, $tally_want),
+		"$path: and the read model is up to date");
+}
+
+# from030: what 0.3.0 left in flight and configured still works.
+is($node->safe_psql('from030', qq{SELECT es.ack('work', $x_id, '$x_receipt')}), 't', '0.3.0 -> 0.4.0: a receipt from 0.3.0 acks');
+is($node->safe_psql('from030', q{SELECT es.redrive('work')}), '1', '0.3.0 -> 0.4.0: the dead letter from 0.3.0 redrives');
+is($node->safe_psql('from030', q{SELECT es.append('log-1', 'Line', '{"n": 6}', NULL, 4)}), '5', '0.3.0 -> 0.4.0: log-1 continues at offset 5');
+is($node->safe_psql('from030', q{SELECT string_agg(pass || ':' || name || ':' || affected, ',') FROM es.sweep()}),
+	'stream_retention:log-1:1', '0.3.0 -> 0.4.0: retention set under 0.3.0 still trims log-1 to 2 events');
+is($node->safe_psql('direct020', qq{SELECT es.ack('mail', $y_id, '$y_receipt')}), 't', '0.2.0 -> 0.4.0: a receipt from 0.2.0 acks');
+# An append to a stream written under 0.3.0 notifies its listeners.
+like($node->safe_psql('from030', q{LISTEN "es_events.order"; SELECT es.append('order-2', 'OrderShipped', '{}', NULL, 1);}),
+	qr/^2\nAsynchronous notification "es_events\.order" with payload "\d+" received/,
+	'0.3.0 -> 0.4.0: an append to an old stream notifies es_events.order');
+
+# The upgraded databases still match a fresh install once the new features
+# are used, and so does the fresh install itself.
+$node->safe_psql('fresh4', q{SELECT es.append('x-1', 'T', '{}'); SELECT es.create_subscription('s');} . $handler
+	. q{SELECT es.create_projection('tally', 'x', 'tally_event(es.event)'); SELECT es.run_projection('tally');});
+same_catalog(catalog('fresh4'), $fresh4, 'a fresh 0.4.0 install still compares equal after use');
+for my $d (@dbs040)
+{
+	my ($db, $v, $path) = @$d;
+	same_catalog(catalog($db), $fresh4, "$path: still the same catalog after using 0.4.0");
+}
+
+# After a restart (fresh shared memory, nothing in flight), es.read_all still
+# returns every event of each upgraded database.
+$node->restart;
+for my $d (@dbs040)
+{
+	my ($db, $v, $path) = @$d;
+	is($node->safe_psql($db, q{SELECT * FROM es.read_all(0, 1000)}),
+		$node->safe_psql($db, q{SELECT * FROM es.events ORDER BY global_position}), "$path: es.read_all after a restart");
+}
 
 $node->stop;
 done_testing();
