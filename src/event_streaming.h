@@ -14,6 +14,7 @@
 #include "storage/lockdefs.h"
 #include "utils/array.h"
 #include "utils/palloc.h"
+#include "utils/tuplestore.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "utils/uuid.h"
@@ -124,7 +125,8 @@ typedef struct EsFilter
 } EsFilter;
 
 extern void EsParseSource(const char *source, EsFilter *f);
-extern uint64 EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon);
+extern uint64 EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
+						   Tuplestorestate *into);
 extern void EsEventValues(SPITupleTable *tt, uint64 i, Datum *values, bool *nulls);
 extern int64 EsSettledPosition(void);
 extern int64 EsParseStart(const char *start);

@@ -25,6 +25,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "executor/tstoreReceiver.h"
+#include "nodes/params.h"
 #include "utils/snapmgr.h"
 
 #include "event_streaming.h"
@@ -51,12 +53,13 @@ static const char *const filter_sql[] = {
 	" AND es.member_of(stream, $9) OPERATOR(pg_catalog.=) $10",
 };
 
-static EsPlan read_plans[NUM_READ_PLANS];
+/* By filters, and by whether xmin comes too (for the tuple-table reads). */
+static EsPlan read_plans[2][NUM_READ_PLANS];
 
 static EsPlan *
-ReadPlan(int mask)
+ReadPlan(int mask, bool with_xmin)
 {
-	EsPlan	   *p = &read_plans[mask];
+	EsPlan	   *p = &read_plans[with_xmin][mask];
 
 	if (p->sql == NULL)
 	{
@@ -66,9 +69,10 @@ ReadPlan(int mask)
 		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID};
 
 		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT " EVENT_COLUMNS ", xmin FROM es.events"
-							   " WHERE global_position OPERATOR(pg_catalog.>) $1"
-							   " AND global_position OPERATOR(pg_catalog.<) $2");
+		appendStringInfo(&sql, "SELECT " EVENT_COLUMNS "%s FROM es.events"
+						 " WHERE global_position OPERATOR(pg_catalog.>) $1"
+						 " AND global_position OPERATOR(pg_catalog.<) $2",
+						 with_xmin ? ", xmin" : "");
 		for (int i = 0; i < (int) lengthof(filter_sql); i++)
 			if (mask & (1 << i))
 				appendStringInfoString(&sql, filter_sql[i]);
@@ -120,14 +124,34 @@ TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *what)
 	return a;
 }
 
+/* The plan's parameters, for SPI_execute_plan_extended. */
+static ParamListInfo
+Params(const EsPlan *p, const Datum *values, const char *nulls)
+{
+	ParamListInfo params = makeParamList(p->nargs);
+
+	for (int i = 0; i < p->nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = nulls[i] == 'n';
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = p->argtypes[i];
+	}
+	return params;
+}
+
 /*
  * Read up to max_count events of f after position `after`, in position
- * order, below the read horizon.  Leaves the rows in SPI_tuptable (the
- * caller is connected to SPI): the events' columns, then xmin.  Returns how
- * many of them may be used.  *horizon receives the horizon.
+ * order, below the read horizon; the caller is connected to SPI.  With a
+ * tuplestore, the events go straight into it (in the columns of es.event).
+ * Without one, or when the caller's snapshot is the transaction's, they are
+ * left in SPI_tuptable, the events' columns and then xmin, and the caller
+ * uses the first rows, as many as this returns.  *horizon receives the
+ * horizon.
  */
 uint64
-EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon)
+EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
+			 Tuplestorestate *into)
 {
 	Datum		values[10];
 	char		nulls[10];
@@ -180,7 +204,29 @@ EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon)
 		nulls[8] = nulls[9] = ' ';
 	}
 
-	rc = SPI_execute_snapshot(EsPreparedPlan(ReadPlan(mask)), values, nulls,
+	if (into != NULL && !IsolationUsesXactSnapshot())
+	{
+		/* No copy through a tuple table: the executor fills the tuplestore. */
+		EsPlan	   *p = ReadPlan(mask, false);
+		SPIExecuteOptions options;
+		DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+
+		SetTuplestoreDestReceiverParams(dest, into, CurrentMemoryContext, false, NULL, NULL);
+		memset(&options, 0, sizeof(options));
+		options.params = Params(p, values, nulls);
+		options.read_only = true;	/* run with the active snapshot: ours */
+		options.dest = dest;
+		PushActiveSnapshot(snap);
+		rc = SPI_execute_plan_extended(EsPreparedPlan(p), &options);
+		PopActiveSnapshot();
+		UnregisterSnapshot(snap);
+		dest->rDestroy(dest);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "global read failed: %s", SPI_result_code_string(rc));
+		return SPI_processed;
+	}
+
+	rc = SPI_execute_snapshot(EsPreparedPlan(ReadPlan(mask, true)), values, nulls,
 							  snap, InvalidSnapshot, true, false, 0);
 	UnregisterSnapshot(snap);
 	if (rc != SPI_OK_SELECT)
@@ -286,8 +332,9 @@ EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 after, int max_
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SPI_connect();
-	n = EsReadGlobal(f, after, max_count, &horizon);
-	PutEvents(rsinfo, n);
+	n = EsReadGlobal(f, after, max_count, &horizon, rsinfo->setResult);
+	if (IsolationUsesXactSnapshot())
+		PutEvents(rsinfo, n);
 	SPI_finish();
 }
 

@@ -318,7 +318,7 @@ EsProjectionRun(const char *name, int max_events, bool worker)
 	{
 		int64		horizon;
 		int			want = limit > 0 ? limit : (int) Min(max_events - handled, es_max_read_count);
-		int			n = (int) EsReadGlobal(&f, p.position, want, &horizon);
+		int			n = (int) EsReadGlobal(&f, p.position, want, &horizon, NULL);
 		SPITupleTable *tt = SPI_tuptable;
 		char	   *error = NULL;
 		int			failed;

@@ -1,6 +1,6 @@
 -- Reads in global order, subscriptions, notifications.
-CREATE EXTENSION IF NOT EXISTS event_streaming;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS event_streaming;
 -- Positions are shown relative to where this test starts.
 SELECT es.settled_position() AS base \gset
 
