@@ -21,6 +21,5 @@ _PG_init(void)
 {
 	EsGucInit();
 	EsShmemInit();
-	EsNotifyInit();
 	EsWorkerInit();
 }

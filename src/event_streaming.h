@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "access/sdir.h"
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -133,7 +134,7 @@ extern int64 EsParseStart(const char *start);
 extern void EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 after, int max_count);
 
 /* notify.c */
-extern void EsNotifyInit(void);
+extern void EsNotifyXactEvent(XactEvent event);
 extern void EsNoteAppend(const char *stream, int64 position);
 extern void EsNoteProjectionsChanged(void);
 

@@ -78,8 +78,13 @@ Notify(void)
 	}
 }
 
-static void
-NotifyXactCallback(XactEvent event, void *arg)
+/*
+ * Called by the transaction callback of shmem.c, so that the worker is woken
+ * only after this backend's claim on positions is gone: woken earlier, it
+ * could find the events not yet settled and go back to sleep.
+ */
+void
+EsNotifyXactEvent(XactEvent event)
 {
 	switch (event)
 	{
@@ -102,10 +107,4 @@ NotifyXactCallback(XactEvent event, void *arg)
 		default:
 			break;
 	}
-}
-
-void
-EsNotifyInit(void)
-{
-	RegisterXactCallback(NotifyXactCallback, NULL);
 }

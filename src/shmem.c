@@ -262,6 +262,9 @@ EsXactCallback(XactEvent event, void *arg)
 		return;
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			EsNotifyXactEvent(event);
+			break;
 		case XACT_EVENT_PRE_PREPARE:
 			EsPrePrepare();
 			break;
@@ -281,6 +284,7 @@ EsXactCallback(XactEvent event, void *arg)
 			}
 			if (event == XACT_EVENT_COMMIT && (es_nchanged > 0 || es_changed_overflow))
 				EsWakeWaiters();
+			EsNotifyXactEvent(event);
 			es_nchanged = 0;
 			es_changed_overflow = false;
 			EsQueueWaitEnd();

@@ -614,6 +614,7 @@ static List *
 RunningProjections(MemoryContext cxt)
 {
 	List	   *names = NIL;
+	MemoryContext oldcxt;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -623,9 +624,12 @@ RunningProjections(MemoryContext cxt)
 					" WHERE status OPERATOR(pg_catalog.=) 'running' ORDER BY name",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the projections");
+	/* The list outlives SPI's memory: build it in cxt. */
+	oldcxt = MemoryContextSwitchTo(cxt);
 	for (uint64 i = 0; i < SPI_processed; i++)
-		names = lappend(names, MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
-																	  SPI_tuptable->tupdesc, 1)));
+		names = lappend(names, pstrdup(SPI_getvalue(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1)));
+	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -170,12 +170,12 @@ ok(poll($node, 'postgres', q{SELECT count(*) FROM es.events WHERE stream = 'trim
 	'(b) the worker trims trim-1 to its max_count of 10');
 is(stream_state($node, 'postgres', 'trim-1'), '10,20,29', '(b) the newest 10 are left (offsets 20..29), version still 29');
 is(stream_state($node, 'postgres', 'keep-1'), '30,0,29', '(b) a stream without settings is left alone');
-$node->wait_for_log(qr/event_streaming worker serving version 0\.3\.0/, $log_offset);
-pass('(b) the worker logs that it serves 0.3.0');
+$node->wait_for_log(qr/event_streaming worker serving version 0\.4\.0/, $log_offset);
+pass('(b) the worker logs that it serves 0.4.0');
 is($node->safe_psql('postgres', q{SELECT string_agg(pass || ':' || (worker_pid = } . $wpid . q{) || ':' || (runs > 0) || ':' || errors
 	|| ':' || (last_finish >= last_start), ',' ORDER BY pass) FROM es.worker_status}),
-	'redelivery:true:true:0:true,retention:true:true:0:true',
-	'(b) es.worker_status: both passes ran, by this worker, without errors');
+	'projections:true:true:0:true,redelivery:true:true:0:true,retention:true:true:0:true',
+	'(b) es.worker_status: every pass ran, by this worker, without errors');
 cmp_ok($node->safe_psql('postgres', q{SELECT total_affected FROM es.worker_status WHERE pass = 'retention'}), '>=', 20,
 	'(b) es.worker_status counts the 20 events the retention pass removed');
 consistent($node, 'postgres', '(b) every stream is a contiguous range ending at its version');
@@ -230,7 +230,7 @@ ok($after_crash <= $mid && $after_crash > 100,
 	"(c) the steps committed before the crash stayed done, the rest was not done ($after_crash events left)");
 consistent($node, 'postgres', '(c) after the crash every stream is a contiguous range ending at its version');
 ok(poll($node, 'postgres', q{SELECT string_agg(pass || ':' || coalesce(worker_pid, 0) || ':' || (runs > 0), ',' ORDER BY pass) FROM es.worker_status},
-	"redelivery:$wpid2:true,retention:$wpid2:false", 10),
+	"projections:$wpid2:true,redelivery:$wpid2:true,retention:$wpid2:false", 10),
 	'(c) es.worker_status names the new worker (its memory was reset); only redelivery runs while retention is off');
 # The pass goes on where it stopped, and retention trims new events.
 set_conf($node, sweep_batch_size => 5000, retention => 'on');
@@ -341,7 +341,7 @@ ok($node->log_contains(qr/event_streaming worker for database "db2" stopping/, $
 usleep(2_000_000);
 is(worker_pid($node, 'db2'), '', '(g) the launcher does not start it again');
 is(worker_pid($node, 'postgres'), $wpid3, '(g) the postgres worker stays');
-is($node->safe_psql('db2', q{SELECT count(*) FILTER (WHERE worker_pid IS NULL) FROM es.worker_status}), '2',
+is($node->safe_psql('db2', q{SELECT count(*) FILTER (WHERE worker_pid IS NULL) || '/' || count(*) FROM es.worker_status}), '3/3',
 	'(g) es.worker_status in db2 shows no worker process');
 $node->safe_psql('postgres', 'DROP DATABASE db2');
 pass('(g) db2 can be dropped: nothing holds it');
