@@ -29,7 +29,7 @@ all install:
 	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
 endif
 
-.PHONY: demo demo-stop test bench bench-queue bench-retention bench-soak
+.PHONY: demo demo-stop test bench bench-queue bench-retention bench-ordering bench-soak
 demo:
 	scripts/demo.sh
 
@@ -47,6 +47,9 @@ bench-queue:
 
 bench-retention:
 	bench/retention.sh
+
+bench-ordering:
+	bench/ordering.sh
 
 bench-soak:
 	bench/soak.sh

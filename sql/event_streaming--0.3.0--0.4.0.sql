@@ -133,7 +133,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE TABLE es.projection_catalog (
     name           text         NOT NULL,
     source         text         NOT NULL,
-    handler        regprocedure NOT NULL,
+    handler        text         NOT NULL,   -- the function, as to_regprocedure reads it
     owner          regrole      NOT NULL,
     on_error       text         NOT NULL DEFAULT 'stop',
     position       bigint       NOT NULL DEFAULT 0,
@@ -162,6 +162,15 @@ CREATE TABLE es.parked_events (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('es.projection_catalog', '');
+
+-- The worker calls a handler as the projection's owner: only members of an
+-- owner may write its rows.
+CREATE FUNCTION es.projection_catalog_guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_projection_catalog_guard'
+LANGUAGE C;
+CREATE TRIGGER projection_catalog_guard
+    BEFORE INSERT OR UPDATE ON es.projection_catalog
+    FOR EACH ROW EXECUTE FUNCTION es.projection_catalog_guard();
 SELECT pg_catalog.pg_extension_config_dump('es.parked_events', '');
 
 CREATE VIEW es.projections AS
@@ -220,4 +229,15 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'es_drop_projection'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA es FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    es.member_of(text, integer), es.source_head(text),
+    es.read_all(bigint, integer, text[], text[]), es.settled_position(),
+    es.create_subscription(text, text, text, integer),
+    es.read_subscription(text, integer, integer, integer),
+    es.commit_subscription(text, bigint, integer),
+    es.reset_subscription(text, text, integer), es.drop_subscription(text),
+    es.projection_catalog_guard(),
+    es.create_projection(text, text, regprocedure, text, text),
+    es.run_projection(text, integer), es.resume_projection(text),
+    es.rebuild_projection(text, regclass[]), es.drop_projection(text)
+  FROM PUBLIC;

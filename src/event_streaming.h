@@ -63,6 +63,7 @@ extern bool es_retention_enabled;
 extern int	es_worker_naptime;
 extern int	es_retention_interval;
 extern bool es_projections_enabled;
+extern bool es_notify;
 extern int	es_projection_batch_size;
 extern void EsGucInit(void);
 
@@ -91,6 +92,7 @@ typedef struct EsPlan
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[12];
+	int			cursor_options; /* CURSOR_OPT_CUSTOM_PLAN: plan each call */
 	SPIPlanPtr	plan;
 } EsPlan;
 

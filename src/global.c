@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "executor/tstoreReceiver.h"
 #include "nodes/params.h"
+#include "nodes/parsenodes.h"
 #include "utils/snapmgr.h"
 
 #include "event_streaming.h"
@@ -80,6 +81,13 @@ ReadPlan(int mask, bool with_xmin)
 		MemoryContextSwitchTo(old);
 		p->nargs = lengthof(types);
 		memcpy(p->argtypes, types, sizeof(types));
+
+		/*
+		 * With a filter, which index serves best depends on the values: a
+		 * generic plan walks the whole primary key for a rare category.
+		 */
+		if (mask != 0)
+			p->cursor_options = CURSOR_OPT_CUSTOM_PLAN;
 		p->sql = sql.data;
 	}
 	return p;
@@ -367,9 +375,11 @@ es_read_all(PG_FUNCTION_ARGS)
 	/* One element: the plan that can walk an index in position order. */
 	if (f.categories && ArrayGetNItems(ARR_NDIM(f.categories), ARR_DIMS(f.categories)) == 1)
 	{
-		bool		isnull;
+		Datum	   *elems;
+		int			n;
 
-		f.category = TextDatumGetCString(array_ref(f.categories, 1, (int[]) {1}, -1, -1, false, TYPALIGN_INT, &isnull));
+		deconstruct_array(f.categories, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
+		f.category = TextDatumGetCString(elems[0]);
 		f.categories = NULL;
 	}
 	EsReturnGlobal(fcinfo, &f, after, max_count);

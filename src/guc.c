@@ -19,6 +19,7 @@ bool		es_retention_enabled = true;
 int			es_worker_naptime = 1000;
 int			es_retention_interval = 60;
 bool		es_projections_enabled = true;
+bool		es_notify = false;
 int			es_projection_batch_size = 1000;
 
 /*
@@ -114,6 +115,14 @@ EsGucInit(void)
 							 &es_projections_enabled,
 							 true,
 							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("event_streaming.notify",
+							 "Sends a NOTIFY on es_events and es_events.<category> when a transaction that appended commits.",
+							 "Off by default: PostgreSQL serializes the commits of all transactions that notify.",
+							 &es_notify,
+							 false,
+							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("event_streaming.projection_batch_size",

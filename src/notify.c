@@ -4,7 +4,13 @@
  *	  es_events, one on es_events.<category> per category it appended to,
  *	  and a wake-up for its database's worker when projections run there.
  *
+ * Only with event_streaming.notify on: PostgreSQL takes one lock for the
+ * whole server from the moment a transaction queues its notifications to
+ * the end of its commit, so notifying transactions commit one at a time.
+ *
  * The payload is the highest global position the transaction appended.
+ * Past MAX_CATEGORY_CHANNELS categories in one transaction, the others get
+ * no notification of their own (es_events still goes out).
  * Notifications go out just before commit (PostgreSQL delivers them only
  * if the transaction commits), so listeners hear of each transaction once,
  * never of one that aborted.  An append rolled back with a savepoint still
@@ -23,6 +29,9 @@
 
 #define CHANNEL "es_events"
 
+/* Past this many categories in one transaction, only es_events is told. */
+#define MAX_CATEGORY_CHANNELS 64
+
 static List *categories = NIL;	/* in TopTransactionContext */
 static int64 last_position = 0;
 static bool wake_worker = false;
@@ -38,6 +47,8 @@ EsNoteAppend(const char *stream, int64 position)
 
 	last_position = Max(last_position, position);
 	wake_worker = true;
+	if (!es_notify || list_length(categories) >= MAX_CATEGORY_CHANNELS)
+		return;
 	foreach(lc, categories)
 	{
 		const char *c = lfirst(lc);
@@ -89,7 +100,7 @@ EsNotifyXactEvent(XactEvent event)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (last_position > 0)
+			if (last_position > 0 && es_notify)
 				Notify();
 			break;
 		case XACT_EVENT_COMMIT:

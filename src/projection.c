@@ -40,11 +40,21 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/guc.h"
 #include "utils/typcache.h"
+#include "commands/trigger.h"
 
 #include "event_streaming.h"
 
-#define COLUMNS "source, handler, owner::pg_catalog.oid, on_error, position, status"
+/* pg_proc_aclcheck gave way to object_aclcheck in 16. */
+#if PG_VERSION_NUM >= 160000
+#define ProcAclCheck(proc, role, mode) object_aclcheck(ProcedureRelationId, proc, role, mode)
+#else
+#define ProcAclCheck(proc, role, mode) pg_proc_aclcheck(proc, role, mode)
+#endif
+
+#define COLUMNS "source, pg_catalog.to_regprocedure(handler)::pg_catalog.oid," \
+	" owner::pg_catalog.oid, on_error, position, status, handler"
 
 static EsPlan lock_plan = {
 	.sql = "SELECT " COLUMNS " FROM es.projection_catalog"
@@ -64,7 +74,7 @@ static EsPlan insert_plan = {
 	.sql = "INSERT INTO es.projection_catalog (name, source, handler, owner, on_error, position)"
 	" VALUES ($1, $2, $3, $4::pg_catalog.regrole, $5, $6) ON CONFLICT DO NOTHING",
 	.nargs = 6,
-	.argtypes = {TEXTOID, TEXTOID, REGPROCEDUREOID, OIDOID, TEXTOID, INT8OID}
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, INT8OID}
 };
 
 static EsPlan advance_plan = {
@@ -123,11 +133,15 @@ static EsPlan drop_plan = {
 	.argtypes = {TEXTOID}
 };
 
+/* A quiet projection moves its position up when it is this far behind. */
+#define IDLE_SKIP 1000
+
 typedef struct Projection
 {
 	char	   *name;
 	char	   *source;
-	Oid			handler;
+	Oid			handler;		/* InvalidOid: the function is gone */
+	char	   *handler_name;
 	Oid			owner;
 	bool		park;
 	int64		position;
@@ -169,6 +183,9 @@ Lock(const char *name, Projection *p, bool skip_locked)
 	p->name = pstrdup(name);
 	p->source = SPI_getvalue(tup, desc, 1);
 	p->handler = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+	if (isnull)
+		p->handler = InvalidOid;
+	p->handler_name = SPI_getvalue(tup, desc, 7);
 	p->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 	p->park = strcmp(SPI_getvalue(tup, desc, 4), "park") == 0;
 	p->position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
@@ -183,8 +200,9 @@ CheckOwner(const Projection *p)
 	if (!has_privs_of_role(GetUserId(), p->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be a member of role \"%s\" to manage projection \"%s\"",
-						GetUserNameFromId(p->owner, false), p->name)));
+				 errmsg("must be a member of the owner of projection \"%s\" to manage it",
+						p->name),
+				 errdetail("The owner is role %u.", p->owner)));
 }
 
 static Oid
@@ -193,16 +211,26 @@ EventTypeOid(void)
 	return get_rel_type_id(EsRelationOid("event"));
 }
 
-/* Errors that say nothing about the event: raised again, never recorded. */
+/*
+ * Errors that say nothing about the event, but about the moment or the
+ * setup: raised again, never recorded, so that a projection that parks does
+ * not park every event while a table or a grant is missing.
+ */
 static bool
 Transient(int sqlerrcode)
 {
 	const char *state = unpack_sql_state(sqlerrcode);
 
-	return strncmp(state, "40", 2) == 0 ||	/* rollback: deadlock, serialization */
+	return strncmp(state, "08", 2) == 0 ||	/* connection (FDW, dblink) */
+		strncmp(state, "40", 2) == 0 || /* rollback: deadlock, serialization */
 		strncmp(state, "53", 2) == 0 || /* insufficient resources */
 		strncmp(state, "57", 2) == 0 || /* cancel, shutdown */
-		strncmp(state, "58", 2) == 0;	/* system error */
+		strncmp(state, "58", 2) == 0 || /* system error */
+		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_OBJECT_IN_USE ||
+		sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION ||
+		sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||	/* a grant missing */
+		sqlerrcode == ERRCODE_UNDEFINED_TABLE;	/* the read model missing */
 }
 
 /*
@@ -240,8 +268,24 @@ ApplyEvents(const Projection *p, FmgrInfo *flinfo, TupleDesc desc, SPITupleTable
 			fcinfo->args[0].isnull = false;
 			GetUserIdAndSecContext(&save_userid, &save_sec);
 			if (as_owner)
-				SetUserIdAndSecContext(p->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-			(void) FunctionCallInvoke(fcinfo);
+			{
+				/*
+				 * Handlers of different owners share the worker's session: as
+				 * for REFRESH MATERIALIZED VIEW, a handler runs as a
+				 * restricted operation (no temporary objects, no SET ROLE)
+				 * and its settings are undone after the call.  An error
+				 * undoes both through the subtransaction's abort.
+				 */
+				int			nestlevel;
+
+				SetUserIdAndSecContext(p->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+									   SECURITY_RESTRICTED_OPERATION);
+				nestlevel = NewGUCNestLevel();
+				(void) FunctionCallInvoke(fcinfo);
+				AtEOXact_GUC(false, nestlevel);
+			}
+			else
+				(void) FunctionCallInvoke(fcinfo);
 			SetUserIdAndSecContext(save_userid, save_sec);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(evcxt);
@@ -272,6 +316,38 @@ ApplyEvents(const Projection *p, FmgrInfo *flinfo, TupleDesc desc, SPITupleTable
 	return failed;
 }
 
+/* Stop the projection with an error (at an event, or -1). */
+static void
+Fail(const char *name, const char *error, int64 at)
+{
+	Datum		values[3] = {CStringGetTextDatum(name), CStringGetTextDatum(error),
+	Int64GetDatum(at)};
+	char		nulls[3] = {' ', ' ', at < 0 ? 'n' : ' '};
+
+	EsExecute(&fail_plan, values, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * What must hold before the handler runs: the function exists and, for the
+ * worker, the owner still exists, may call it and may read the events.  A
+ * message saying what is wrong, or NULL.
+ */
+static char *
+CannotRun(const Projection *p, bool worker)
+{
+	if (!OidIsValid(p->handler))
+		return psprintf("handler function %s does not exist", p->handler_name);
+	if (!worker)
+		return NULL;
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(p->owner)))
+		return psprintf("the owner of the projection, role %u, does not exist", p->owner);
+	if (ProcAclCheck(p->handler, p->owner, ACL_EXECUTE) != ACLCHECK_OK)
+		return psprintf("the owner of the projection may not execute %s", p->handler_name);
+	if (pg_class_aclcheck(EsRelationOid("events"), p->owner, ACL_SELECT) != ACLCHECK_OK)
+		return psprintf("the owner of the projection may not read es.events");
+	return NULL;
+}
+
 static int64
 EventPosition(SPITupleTable *tt, int i)
 {
@@ -296,6 +372,7 @@ EsProjectionRun(const char *name, int max_events, bool worker)
 	int64		handled = 0;
 	int64		applied = 0;
 	int			limit = -1;		/* > 0: the events before a failing one */
+	bool		moved = false;	/* the position moved past other sources' events */
 
 	SPI_connect();
 	if (!Lock(name, &p, worker))
@@ -309,6 +386,18 @@ EsProjectionRun(const char *name, int max_events, bool worker)
 	{
 		SPI_finish();
 		return 0;
+	}
+	{
+		char	   *why = CannotRun(&p, worker);
+
+		if (why != NULL)
+		{
+			ereport(WARNING,
+					(errmsg("projection \"%s\" stopped: %s", name, why)));
+			Fail(name, why, -1);
+			SPI_finish();
+			return 0;
+		}
 	}
 	EsParseSource(p.source, &f);
 	fmgr_info(p.handler, &flinfo);
@@ -324,7 +413,21 @@ EsProjectionRun(const char *name, int max_events, bool worker)
 		int			failed;
 
 		if (n == 0)
+		{
+			/*
+			 * Nothing of the source below the horizon: a projection of a
+			 * quiet source moves up to it, so that its next read does not
+			 * go over the same events of other sources again.  (Under
+			 * REPEATABLE READ no rows may mean the caller's snapshot is old.)
+			 */
+			if (limit < 0 && horizon < PG_INT64_MAX && horizon - 1 - p.position >= IDLE_SKIP &&
+				!IsolationUsesXactSnapshot())
+			{
+				p.position = horizon - 1;
+				moved = true;
+			}
 			break;
+		}
 		failed = ApplyEvents(&p, &flinfo, desc, tt, n, worker, &error);
 		if (failed < 0)
 		{
@@ -343,17 +446,20 @@ EsProjectionRun(const char *name, int max_events, bool worker)
 			int64		at = EventPosition(tt, 0);
 			Datum		values[3];
 
-			values[0] = CStringGetTextDatum(name);
-			values[1] = p.park ? Int64GetDatum(at) : CStringGetTextDatum(error);
-			values[2] = p.park ? CStringGetTextDatum(error) : Int64GetDatum(at);
-			ereport(WARNING,
-					(errmsg("projection \"%s\" %s the event at position %lld: %s",
-							name, p.park ? "parked" : "stopped at", (long long) at, error)));
 			if (!p.park)
 			{
-				EsExecute(&fail_plan, values, NULL, SPI_OK_UPDATE);
+				ereport(WARNING,
+						(errmsg("projection \"%s\" stopped at the event at position %lld: %s",
+								name, (long long) at, error)));
+				Fail(name, error, at);
 				break;
 			}
+			ereport(WARNING,
+					(errmsg("projection \"%s\" parked the event at position %lld: %s",
+							name, (long long) at, error)));
+			values[0] = CStringGetTextDatum(name);
+			values[1] = Int64GetDatum(at);
+			values[2] = CStringGetTextDatum(error);
 			EsExecute(&park_plan, values, NULL, SPI_OK_INSERT);
 			p.position = at;
 			handled++;
@@ -361,7 +467,7 @@ EsProjectionRun(const char *name, int max_events, bool worker)
 		}
 		SPI_freetuptable(tt);
 	}
-	if (handled > 0)
+	if (handled > 0 || moved)
 	{
 		Datum		values[3] = {CStringGetTextDatum(name), Int64GetDatum(p.position),
 		Int64GetDatum(applied)};
@@ -416,14 +522,14 @@ es_create_projection(PG_FUNCTION_ARGS)
 				 errmsg("handler %s must take one argument of type es.event and return one value",
 						format_procedure(handler))));
 	ReleaseSysCache(proctup);
-	acl = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
+	acl = ProcAclCheck(handler, GetUserId(), ACL_EXECUTE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(handler));
 
 	SPI_connect();
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(source);
-	values[2] = ObjectIdGetDatum(handler);
+	values[2] = CStringGetTextDatum(format_procedure_qualified(handler));
 	values[3] = ObjectIdGetDatum(GetUserId());
 	values[4] = CStringGetTextDatum(on_error);
 	values[5] = Int64GetDatum(EsParseStart(start));
@@ -519,23 +625,25 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 
 		deconstruct_array(a, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &rels, &nulls, &n);
 		initStringInfo(&sql);
-		appendStringInfoString(&sql, "TRUNCATE TABLE ONLY ");
+		appendStringInfoString(&sql, "TRUNCATE TABLE ");
 		for (int i = 0; i < n; i++)
 		{
 			Oid			rel = nulls[i] ? InvalidOid : DatumGetObjectId(rels[i]);
 			char	   *relname = OidIsValid(rel) ? get_rel_name(rel) : NULL;
+			char	   *nspname = OidIsValid(rel) ? get_namespace_name(get_rel_namespace(rel)) : NULL;
 
-			if (relname == NULL)
+			if (relname == NULL || nspname == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_TABLE),
-						 errmsg("table to clear number %d does not exist", i + 1)));
+						 errmsg("table %u to clear does not exist", rel),
+						 errdetail("It is element %d of the array.", i + 1)));
 			if (get_rel_namespace(rel) == es_nsp)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("cannot clear es.%s: it belongs to event_streaming", relname)));
+						 errmsg("cannot clear table \"es.%s\"", relname),
+						 errdetail("Tables of schema es belong to event_streaming.")));
 			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
-							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
-														relname));
+							 quote_qualified_identifier(nspname, relname));
 		}
 		if (n > 0 && SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not clear the tables of projection \"%s\"", name);
@@ -545,4 +653,42 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 	SPI_finish();
 	EsNoteProjectionsChanged();
 	PG_RETURN_VOID();
+}
+
+/*
+ * es.projection_catalog_guard(): a trigger on es.projection_catalog.  The
+ * worker calls a projection's handler as its owner, so a row may only name
+ * an owner whose rights the writer has, and only such a writer may change
+ * a row: a role allowed to write the table cannot borrow another's rights.
+ */
+PG_FUNCTION_INFO_V1(es_projection_catalog_guard);
+Datum
+es_projection_catalog_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trig = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	int			owner_att;
+	bool		isnull;
+	HeapTuple	result;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trig->tg_event))
+		elog(ERROR, "es.projection_catalog_guard must run as a row trigger before the change");
+	desc = RelationGetDescr(trig->tg_relation);
+	owner_att = SPI_fnumber(desc, "owner");
+	if (owner_att <= 0)
+		elog(ERROR, "es.projection_catalog has no owner column");
+	result = TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? trig->tg_newtuple : trig->tg_trigtuple;
+	for (int i = 0; i < (TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? 2 : 1); i++)
+	{
+		HeapTuple	tup = i == 0 ? result : trig->tg_trigtuple;
+		Oid			owner = DatumGetObjectId(heap_getattr(tup, owner_att, desc, &isnull));
+
+		if (isnull || !has_privs_of_role(GetUserId(), owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be a member of the owner of a projection to write it"),
+					 errdetail("The worker calls a projection's handler with its owner's rights.")));
+	}
+	return PointerGetDatum(result);
 }

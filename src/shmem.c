@@ -238,7 +238,11 @@ EsPrepared(void)
 	if (!TransactionIdIsValid(es_preparing_xid))
 		return;
 	dummy = TwoPhaseGetDummyProc(es_preparing_xid, false);
+#if PG_VERSION_NUM >= 170000
+	theirs = &es_shared->slot[GetNumberFromPGProc(dummy)];
+#else
 	theirs = &es_shared->slot[dummy->pgprocno];
+#endif
 	LWLockAcquire(es_shared->lock, LW_SHARED);
 	theirs->dbid = MyDatabaseId;
 	theirs->xid = es_preparing_xid;
@@ -411,25 +415,26 @@ EsQueueWaitEnd(void)
 }
 
 /*
- * Whether some slot names xid as a transaction that is preparing or
- * prepared.  Called with the lock held exclusively.
+ * Whether a backend's slot names xid as a transaction it is preparing.
+ * Called with the lock held exclusively.
  */
 static bool
 EsKnownPrepared(TransactionId xid)
 {
-	for (int i = 0; i < es_shared->nslots; i++)
+	for (int i = 0; i < EsFirstPreparedSlot(); i++)
 		if (TransactionIdEquals(es_shared->slot[i].xid, xid))
 			return true;
 	return false;
 }
 
 /*
- * Refuse to read while a transaction prepared before the server started is
- * pending in this database: its positions were never published, so nothing
- * tells which of them can still commit.
+ * A transaction prepared before the server started and pending in this
+ * database, or InvalidTransactionId.  Its positions were never published,
+ * so nothing tells which of them can still commit.  Called with the lock
+ * held exclusively.
  */
-static void
-EsCheckUnknownPrepared(void)
+static TransactionId
+EsUnknownPrepared(void)
 {
 	int			first = EsFirstPreparedSlot();
 
@@ -440,15 +445,13 @@ EsCheckUnknownPrepared(void)
 
 		if (!TransactionIdIsValid(xid) || proc->databaseId != MyDatabaseId)
 			continue;
-		if (EsKnownPrepared(xid) || !TransactionIdIsInProgress(xid))
+		/* Handed over to its own slot (the usual case), or still preparing. */
+		if (TransactionIdEquals(es_shared->slot[i].xid, xid) || EsKnownPrepared(xid) ||
+			!TransactionIdIsInProgress(xid))
 			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot read events in global order while transaction %u, prepared before the server started, is pending",
-						xid),
-				 errdetail("The transaction may hold global positions below events that have committed since."),
-				 errhint("Finish it with COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts).")));
+		return xid;
 	}
+	return InvalidTransactionId;
 }
 
 /*
@@ -467,6 +470,7 @@ EsReadHorizon(Snapshot *snap)
 {
 	uint64		horizon = PG_INT64_MAX;
 	int			first_prepared = EsFirstPreparedSlot();
+	TransactionId unknown = InvalidTransactionId;
 
 	EsRequirePreloaded();
 	if (RecoveryInProgress())
@@ -493,8 +497,16 @@ EsReadHorizon(Snapshot *snap)
 		horizon = Min(horizon, pos);
 	}
 	if (max_prepared_xacts > 0)
-		EsCheckUnknownPrepared();
-	*snap = RegisterSnapshot(GetLatestSnapshot());
+		unknown = EsUnknownPrepared();
+	if (!TransactionIdIsValid(unknown))
+		*snap = RegisterSnapshot(GetLatestSnapshot());
 	LWLockRelease(es_shared->lock);
+	if (TransactionIdIsValid(unknown))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot read events in global order while transaction %u, prepared before the server started, is pending",
+						unknown),
+				 errdetail("The transaction may hold global positions below events that have committed since."),
+				 errhint("Finish it with COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts).")));
 	return (int64) horizon;
 }

@@ -131,8 +131,9 @@ MemberArg(FunctionCallInfo fcinfo, int argno, const Subscription *sub, bool null
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("member must be between 0 and %d", sub->members - 1),
-				 errdetail("Subscription \"%s\" has %d member(s); got %d.",
-						   sub->name, sub->members, member)));
+				 errdetail_plural("Subscription \"%s\" has %d member; got %d.",
+								  "Subscription \"%s\" has %d members; got %d.",
+								  sub->members, sub->name, sub->members, member)));
 	return member;
 }
 
@@ -211,8 +212,9 @@ es_read_subscription(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3) && PG_GETARG_INT32(3) != sub.members)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subscription \"%s\" has %d member(s), not %d",
-						name, sub.members, PG_GETARG_INT32(3)),
+				 errmsg_plural("subscription \"%s\" has %d member, not %d",
+							   "subscription \"%s\" has %d members, not %d",
+							   sub.members, name, sub.members, PG_GETARG_INT32(3)),
 				 errhint("Drop and create the subscription to change the size of its group.")));
 	member = MemberArg(fcinfo, 2, &sub, false);
 	position = Position(&sub, member, false);
@@ -256,7 +258,7 @@ es_commit_subscription(PG_FUNCTION_ARGS)
 	settled = EsSettledPosition();
 	if (position > settled)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot commit position %lld of subscription \"%s\": it is not settled",
 						(long long) position, name),
 				 errdetail("Every position up to %lld is settled; a transaction in flight may still commit an event below %lld.",

@@ -509,6 +509,30 @@ NoReport(const char *pass, const char *name, int64 rows, void *arg)
 }
 
 /*
+ * In a pass's PG_CATCH: log the error (its context names the pass and the
+ * target), abort the transaction, and record the error and the rows the
+ * pass changed before it.
+ */
+static void
+PassFailed(EsPassStatus *st, MemoryContext cxt, int64 total)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+
+	SpinLockAcquire(&es_workers->mutex);
+	st->errors++;
+	st->last_error_at = GetCurrentTimestamp();
+	strlcpy(st->last_error, edata->message ? edata->message : "", sizeof(st->last_error));
+	st->total_affected += total;
+	SpinLockRelease(&es_workers->mutex);
+}
+
+/*
  * Run a pass to its end, one step per transaction, and record it in the
  * slot.  An error ends the pass; it is logged and recorded.
  */
@@ -582,25 +606,14 @@ RunPass(EsPass pass, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-
-		SpinLockAcquire(&es_workers->mutex);
-		st->errors++;
-		st->last_error_at = GetCurrentTimestamp();
-		strlcpy(st->last_error, edata->message ? edata->message : "", sizeof(st->last_error));
-		st->total_affected += total;
-		SpinLockRelease(&es_workers->mutex);
+		PassFailed(st, cxt, total);
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pgstat_report_stat(true);
 }
+
+static List *ListProjections(MemoryContext cxt);
 
 static void
 ProjectionErrorContext(void *arg)
@@ -609,9 +622,27 @@ ProjectionErrorContext(void *arg)
 			   (const char *) arg);
 }
 
+/* The names of the running projections, in cxt; NIL after an error. */
+static List *
+RunningProjections(EsPassStatus *st, MemoryContext cxt)
+{
+	List	   *volatile names = NIL;
+
+	PG_TRY();
+	{
+		names = ListProjections(cxt);
+	}
+	PG_CATCH();
+	{
+		PassFailed(st, cxt, 0);
+	}
+	PG_END_TRY();
+	return names;
+}
+
 /* The names of the running projections, in cxt. */
 static List *
-RunningProjections(MemoryContext cxt)
+ListProjections(MemoryContext cxt)
 {
 	List	   *names = NIL;
 	MemoryContext oldcxt;
@@ -664,19 +695,8 @@ RunProjection(char *name, EsPassStatus *st, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		error_context_stack = errcb.previous;
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		SpinLockAcquire(&es_workers->mutex);
-		st->errors++;
-		st->last_error_at = GetCurrentTimestamp();
-		strlcpy(st->last_error, edata->message ? edata->message : "", sizeof(st->last_error));
-		SpinLockRelease(&es_workers->mutex);
+		PassFailed(st, cxt, 0);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
@@ -685,16 +705,19 @@ RunProjection(char *name, EsPassStatus *st, MemoryContext cxt)
 
 /*
  * Run every running projection, projection_batch_size events per
- * transaction, round by round until none has more to do.  An error stops
- * that projection's turn: it is logged and recorded, the others go on.
+ * transaction, round by round until none has more to do or a naptime has
+ * passed.  An error stops that projection's turn: it is logged and
+ * recorded, the others go on.  False when there was an error.
  */
-static void
+static bool
 RunProjections(MemoryContext cxt)
 {
 	EsPassStatus *st = &my_slot->pass[PASS_PROJECTIONS];
 	int64		total = 0;
+	int64		errors_before = st->errors;
 	List	   *names;
 	bool		more;
+	TimestampTz until = GetCurrentTimestamp() + es_worker_naptime * INT64CONST(1000);
 
 	MemoryContextReset(cxt);
 	SpinLockAcquire(&es_workers->mutex);
@@ -702,7 +725,7 @@ RunProjections(MemoryContext cxt)
 	st->last_start = GetCurrentTimestamp();
 	SpinLockRelease(&es_workers->mutex);
 
-	names = RunningProjections(cxt);
+	names = RunningProjections(st, cxt);
 	my_slot->projections = names != NIL;
 	do
 	{
@@ -725,7 +748,8 @@ RunProjections(MemoryContext cxt)
 		}
 		if (!es_worker_enabled || !es_projections_enabled)
 			break;
-	} while (more);
+		/* Leave room for the other passes under a steady flow of events. */
+	} while (more && GetCurrentTimestamp() < until);
 
 	SpinLockAcquire(&es_workers->mutex);
 	st->last_finish = GetCurrentTimestamp();
@@ -734,6 +758,7 @@ RunProjections(MemoryContext cxt)
 	SpinLockRelease(&es_workers->mutex);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pgstat_report_stat(false);
+	return st->errors == errors_before;
 }
 
 /*
@@ -770,6 +795,7 @@ es_worker_main(Datum arg)
 	TimestampTz next_ready_check = 0;
 	bool		ready = false;
 	bool		woken = false;
+	bool		projection_error = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -842,9 +868,10 @@ es_worker_main(Datum arg)
 				RunPass(PASS_RETENTION, pass_cxt);
 				next_retention = GetCurrentTimestamp() + es_retention_interval * USECS_PER_SEC;
 			}
-			if (projections && (woken || now >= next_projections))
+			/* After an error, wake-ups wait for the naptime: no error per commit. */
+			if (projections && ((woken && !projection_error) || now >= next_projections))
 			{
-				RunProjections(pass_cxt);
+				projection_error = !RunProjections(pass_cxt);
 				next_projections = GetCurrentTimestamp() + es_worker_naptime * INT64CONST(1000);
 			}
 		}

@@ -796,7 +796,7 @@ is($node->safe_psql('from030', q{SELECT string_agg(pass || ':' || name || ':' ||
 	'stream_retention:log-1:1', '0.3.0 -> 0.4.0: retention set under 0.3.0 still trims log-1 to 2 events');
 is($node->safe_psql('direct020', qq{SELECT es.ack('mail', $y_id, '$y_receipt')}), 't', '0.2.0 -> 0.4.0: a receipt from 0.2.0 acks');
 # An append to a stream written under 0.3.0 notifies its listeners.
-like($node->safe_psql('from030', q{LISTEN "es_events.order"; SELECT es.append('order-2', 'OrderShipped', '{}', NULL, 1);}),
+like($node->safe_psql('from030', q{SET event_streaming.notify = on; LISTEN "es_events.order"; SELECT es.append('order-2', 'OrderShipped', '{}', NULL, 1);}),
 	qr/^2\nAsynchronous notification "es_events\.order" with payload "\d+" received/,
 	'0.3.0 -> 0.4.0: an append to an old stream notifies es_events.order');
 

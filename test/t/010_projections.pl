@@ -55,6 +55,7 @@ restart_after_crash = on
 track_commit_timestamp = on
 max_connections = 30
 event_streaming.databases = 'postgres'
+event_streaming.notify = on
 event_streaming.naptime = '100ms'});
 my $log_start = -s $node->logfile // 0;
 $node->start;
