@@ -198,11 +198,14 @@ static void
 CheckOwner(const Projection *p)
 {
 	if (!has_privs_of_role(GetUserId(), p->owner))
+	{
+		char	   *owner = GetUserNameFromId(p->owner, true);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be a member of the owner of projection \"%s\" to manage it",
-						p->name),
-				 errdetail("The owner is role %u.", p->owner)));
+				 errmsg("must be a member of role \"%s\" to manage projection \"%s\"",
+						owner ? owner : "(dropped)", p->name)));
+	}
 }
 
 static Oid

@@ -181,6 +181,7 @@ SELECT functions_are('es', ARRAY['ack', 'append', 'append_batch', 'append_event'
   -- 0.4.0
   'read_all', 'settled_position', 'member_of', 'source_head',
   'create_subscription', 'read_subscription', 'commit_subscription', 'reset_subscription', 'drop_subscription',
+  'projection_catalog_guard',
   'create_projection', 'run_projection', 'resume_projection', 'rebuild_projection', 'drop_projection'],
   'the API functions, no others');
 -- Nothing new is granted to PUBLIC.

@@ -189,7 +189,7 @@ if (!ok(!$node->log_contains(qr/terminated by signal/, $log_start), '(a) the wor
 	exit 1;
 }
 is(sq(q{SELECT name || ',' || source || ',' || handler || ',' || on_error || ',' || status || ',' || position || ',' || lag
-         FROM es.projections}), 'acct_view,acct,acct_apply(es.event),stop,running,0,0',
+         FROM es.projections}), 'acct_view,acct,public.acct_apply(es.event),stop,running,0,0',
 	'(a) es.projections shows the new projection');
 
 # --- (a) the worker applies while pgbench appends
