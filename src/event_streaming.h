@@ -81,7 +81,8 @@ extern char *EsTextArgNotNull(FunctionCallInfo fcinfo, int argno, const char *wh
 extern void EsValidateName(const char *name, const char *what);
 extern void EsValidateMetadata(Jsonb *metadata);
 extern void EsValidateExpectedVersion(int64 expected);
-extern int	EsValidateMaxCount(int32 max_count);
+extern char *EsNameArg(FunctionCallInfo fcinfo, int argno, const char *what);
+extern int	EsMaxCountArg(FunctionCallInfo fcinfo, int argno);
 extern int64 EsIntervalMicroseconds(const Interval *iv);
 extern int64 EsIntervalArg(FunctionCallInfo fcinfo, int argno, const char *what,
 						   bool zero_ok, int64 max_us, const char *max_text);
@@ -113,8 +114,13 @@ extern void EsNewReceipt(pg_uuid_t *uuid);
 /* streams.c */
 extern void EsLockStream(const char *name, LOCKMODE mode);
 
+/* The columns of es.event, as es.events has them. */
+#define ES_EVENT_COLUMNS \
+	"global_position, stream, stream_offset, event_id, event_type," \
+	" schema_version, data, metadata, correlation_id, causation_id, created_at"
+#define ES_EVENT_NATTS 11
+
 /* global.c: what a read in global order selects */
-#define ES_EVENT_NATTS 11		/* the columns of es.event */
 
 typedef struct EsFilter
 {

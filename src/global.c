@@ -32,10 +32,6 @@
 
 #include "event_streaming.h"
 
-#define EVENT_COLUMNS \
-	"global_position, stream, stream_offset, event_id, event_type," \
-	" schema_version, data, metadata, correlation_id, causation_id, created_at"
-
 /* Filters a read can combine; each one's condition and its parameter. */
 #define F_CATEGORIES	0x01	/* $4 text[] */
 #define F_CATEGORY		0x02	/* $5 text */
@@ -70,7 +66,7 @@ ReadPlan(int mask, bool with_xmin)
 		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, INT4OID};
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT " EVENT_COLUMNS "%s FROM es.events"
+		appendStringInfo(&sql, "SELECT " ES_EVENT_COLUMNS "%s FROM es.events"
 						 " WHERE global_position OPERATOR(pg_catalog.>) $1"
 						 " AND global_position OPERATOR(pg_catalog.<) $2",
 						 with_xmin ? ", xmin" : "");
@@ -364,11 +360,7 @@ es_read_all(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_position must not be negative"),
 				 errdetail("Got %lld.", (long long) after)));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = EsValidateMaxCount(PG_GETARG_INT32(1));
+	max_count = EsMaxCountArg(fcinfo, 1);
 	memset(&f, 0, sizeof(f));
 	f.categories = TextArrayArg(fcinfo, 2, "categories");
 	f.event_types = TextArrayArg(fcinfo, 3, "event_types");

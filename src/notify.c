@@ -40,8 +40,8 @@ static bool wake_worker = false;
 void
 EsNoteAppend(const char *stream, int64 position)
 {
-	const char *dash = strchr(stream, '-');
-	int			len = dash ? (int) (dash - stream) : (int) strlen(stream);
+	const char *dash;
+	int			len;
 	ListCell   *lc;
 	MemoryContext old;
 
@@ -49,6 +49,8 @@ EsNoteAppend(const char *stream, int64 position)
 	wake_worker = true;
 	if (!es_notify || list_length(categories) >= MAX_CATEGORY_CHANNELS)
 		return;
+	dash = strchr(stream, '-');
+	len = dash ? (int) (dash - stream) : (int) strlen(stream);
 	foreach(lc, categories)
 	{
 		const char *c = lfirst(lc);

@@ -148,15 +148,6 @@ typedef struct Projection
 	bool		failed;
 } Projection;
 
-static char *
-NameArg(FunctionCallInfo fcinfo)
-{
-	char	   *name = EsTextArgNotNull(fcinfo, 0, "projection name");
-
-	EsValidateName(name, "projection name");
-	return name;
-}
-
 /*
  * Lock the projection's row and read it.  False when the worker finds it
  * locked (someone else runs it) or gone; an error for a caller.
@@ -222,13 +213,13 @@ EventTypeOid(void)
 static bool
 Transient(int sqlerrcode)
 {
-	const char *state = unpack_sql_state(sqlerrcode);
+	int			class = ERRCODE_TO_CATEGORY(sqlerrcode);
 
-	return strncmp(state, "08", 2) == 0 ||	/* connection (FDW, dblink) */
-		strncmp(state, "40", 2) == 0 || /* rollback: deadlock, serialization */
-		strncmp(state, "53", 2) == 0 || /* insufficient resources */
-		strncmp(state, "57", 2) == 0 || /* cancel, shutdown */
-		strncmp(state, "58", 2) == 0 || /* system error */
+	return class == ERRCODE_CONNECTION_EXCEPTION ||	/* FDW, dblink */
+		class == ERRCODE_TRANSACTION_ROLLBACK || /* deadlock, serialization */
+		class == ERRCODE_INSUFFICIENT_RESOURCES ||
+		class == ERRCODE_OPERATOR_INTERVENTION || /* cancel, shutdown */
+		class == ERRCODE_SYSTEM_ERROR ||
 		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
 		sqlerrcode == ERRCODE_OBJECT_IN_USE ||
 		sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION ||
@@ -486,7 +477,7 @@ PG_FUNCTION_INFO_V1(es_create_projection);
 Datum
 es_create_projection(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "projection name");
 	char	   *source = EsTextArgNotNull(fcinfo, 1, "source");
 	char	   *on_error = EsTextArgNotNull(fcinfo, 3, "on_error");
 	char	   *start = EsTextArgNotNull(fcinfo, 4, "start");
@@ -551,7 +542,7 @@ PG_FUNCTION_INFO_V1(es_run_projection);
 Datum
 es_run_projection(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "projection name");
 	int32		max_events;
 
 	if (PG_ARGISNULL(1))
@@ -571,7 +562,7 @@ es_run_projection(PG_FUNCTION_ARGS)
 static void
 Manage(FunctionCallInfo fcinfo, EsPlan *plan, int expected)
 {
-	char	   *name = NameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "projection name");
 	Projection	p;
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
@@ -610,7 +601,7 @@ PG_FUNCTION_INFO_V1(es_rebuild_projection);
 Datum
 es_rebuild_projection(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "projection name");
 	Projection	p;
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	Oid			es_nsp = get_namespace_oid("es", false);

@@ -207,16 +207,6 @@ EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 	return false;
 }
 
-/* The queue name argument: not null, a valid name. */
-static char *
-QueueNameArg(FunctionCallInfo fcinfo)
-{
-	char	   *name = EsTextArgNotNull(fcinfo, 0, "queue name");
-
-	EsValidateName(name, "queue name");
-	return name;
-}
-
 /*
  * es.create_queue(queue, visibility_timeout, max_deliveries, if_not_exists)
  *		→ true if created, false if it existed and if_not_exists was set.
@@ -225,7 +215,7 @@ PG_FUNCTION_INFO_V1(es_create_queue);
 Datum
 es_create_queue(PG_FUNCTION_ARGS)
 {
-	char	   *name = QueueNameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "queue name");
 	int32		max_deliveries;
 	bool		if_not_exists;
 	char	   *kind;
@@ -287,7 +277,7 @@ PG_FUNCTION_INFO_V1(es_drop_queue);
 Datum
 es_drop_queue(PG_FUNCTION_ARGS)
 {
-	char	   *name = QueueNameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "queue name");
 	bool		if_exists = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	EsQueue		q;
 	Datum		values[2];
@@ -313,7 +303,7 @@ es_drop_queue(PG_FUNCTION_ARGS)
 static Datum
 Purge(FunctionCallInfo fcinfo, EsPlan *plan)
 {
-	char	   *name = QueueNameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "queue name");
 	EsQueue		q;
 	Datum		values[1];
 	uint64		n;
@@ -355,7 +345,7 @@ PG_FUNCTION_INFO_V1(es_redrive);
 Datum
 es_redrive(PG_FUNCTION_ARGS)
 {
-	char	   *name = QueueNameArg(fcinfo);
+	char	   *name = EsNameArg(fcinfo, 0, "queue name");
 	EsQueue		q;
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -394,7 +384,7 @@ typedef struct EnqueueArgs
 static void
 ReadEnqueueArgs(FunctionCallInfo fcinfo, EnqueueArgs *a)
 {
-	a->queue = QueueNameArg(fcinfo);
+	a->queue = EsNameArg(fcinfo, 0, "queue name");
 	a->headers = 0;
 	if (!PG_ARGISNULL(2))
 	{

@@ -14,12 +14,8 @@
 
 #include "event_streaming.h"
 
-#define EVENT_COLUMNS \
-	"global_position, stream, stream_offset, event_id, event_type," \
-	" schema_version, data, metadata, correlation_id, causation_id, created_at"
-
 static EsPlan forward_plan = {
-	.sql = "SELECT " EVENT_COLUMNS " FROM es.events"
+	.sql = "SELECT " ES_EVENT_COLUMNS " FROM es.events"
 	" WHERE stream OPERATOR(pg_catalog.=) $1 AND stream_offset OPERATOR(pg_catalog.>=) $2"
 	" ORDER BY stream_offset LIMIT $3",
 	.nargs = 3,
@@ -27,7 +23,7 @@ static EsPlan forward_plan = {
 };
 
 static EsPlan backward_plan = {
-	.sql = "SELECT " EVENT_COLUMNS " FROM es.events"
+	.sql = "SELECT " ES_EVENT_COLUMNS " FROM es.events"
 	" WHERE stream OPERATOR(pg_catalog.=) $1 AND stream_offset OPERATOR(pg_catalog.<=) $2"
 	" ORDER BY stream_offset DESC LIMIT $3",
 	.nargs = 3,
@@ -102,19 +98,14 @@ ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from)
 	int			max_count;
 	Datum		values[3];
 
-	stream = EsTextArgNotNull(fcinfo, 0, "stream name");
-	EsValidateName(stream, "stream name");
+	stream = EsNameArg(fcinfo, 0, "stream name");
 	from = PG_ARGISNULL(1) ? default_from : PG_GETARG_INT64(1);
 	if (from < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_offset must not be negative"),
 				 errdetail("Got %lld.", (long long) from)));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = EsValidateMaxCount(PG_GETARG_INT32(2));
+	max_count = EsMaxCountArg(fcinfo, 2);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
@@ -160,10 +151,9 @@ PG_FUNCTION_INFO_V1(es_stream_version);
 Datum
 es_stream_version(PG_FUNCTION_ARGS)
 {
-	char	   *stream = EsTextArgNotNull(fcinfo, 0, "stream name");
+	char	   *stream = EsNameArg(fcinfo, 0, "stream name");
 	int64		version;
 
-	EsValidateName(stream, "stream name");
 	SPI_connect();
 	version = StreamVersion(stream);
 	SPI_finish();

@@ -85,15 +85,6 @@ typedef struct Subscription
 	int32		members;
 } Subscription;
 
-static char *
-NameArg(FunctionCallInfo fcinfo, int argno)
-{
-	char	   *name = EsTextArgNotNull(fcinfo, argno, "subscription name");
-
-	EsValidateName(name, "subscription name");
-	return name;
-}
-
 /* The subscription, or an error naming it.  Caller is in SPI. */
 static void
 LookUp(const char *name, Subscription *sub)
@@ -155,7 +146,7 @@ PG_FUNCTION_INFO_V1(es_create_subscription);
 Datum
 es_create_subscription(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo, 0);
+	char	   *name = EsNameArg(fcinfo, 0, "subscription name");
 	char	   *source = EsTextArgNotNull(fcinfo, 1, "source");
 	char	   *start = EsTextArgNotNull(fcinfo, 2, "start");
 	int32		members;
@@ -194,18 +185,14 @@ PG_FUNCTION_INFO_V1(es_read_subscription);
 Datum
 es_read_subscription(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo, 0);
+	char	   *name = EsNameArg(fcinfo, 0, "subscription name");
 	int			max_count;
 	Subscription sub;
 	EsFilter	f;
 	int32		member;
 	int64		position;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = EsValidateMaxCount(PG_GETARG_INT32(1));
+	max_count = EsMaxCountArg(fcinfo, 1);
 
 	SPI_connect();
 	LookUp(name, &sub);
@@ -231,7 +218,7 @@ PG_FUNCTION_INFO_V1(es_commit_subscription);
 Datum
 es_commit_subscription(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo, 0);
+	char	   *name = EsNameArg(fcinfo, 0, "subscription name");
 	Subscription sub;
 	int32		member;
 	int64		position;
@@ -277,7 +264,7 @@ PG_FUNCTION_INFO_V1(es_reset_subscription);
 Datum
 es_reset_subscription(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo, 0);
+	char	   *name = EsNameArg(fcinfo, 0, "subscription name");
 	char	   *start = EsTextArgNotNull(fcinfo, 1, "start");
 	Subscription sub;
 	int32		member;
@@ -302,7 +289,7 @@ PG_FUNCTION_INFO_V1(es_drop_subscription);
 Datum
 es_drop_subscription(PG_FUNCTION_ARGS)
 {
-	char	   *name = NameArg(fcinfo, 0);
+	char	   *name = EsNameArg(fcinfo, 0, "subscription name");
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
 	SPI_connect();

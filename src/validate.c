@@ -78,10 +78,27 @@ EsValidateExpectedVersion(int64 expected)
 						   (long long) expected)));
 }
 
-/* max_count of a read: 1 .. event_streaming.max_read_count. */
-int
-EsValidateMaxCount(int32 max_count)
+/* A name argument (stream, queue, subscription...): not null, valid. */
+char *
+EsNameArg(FunctionCallInfo fcinfo, int argno, const char *what)
 {
+	char	   *name = EsTextArgNotNull(fcinfo, argno, what);
+
+	EsValidateName(name, what);
+	return name;
+}
+
+/* The max_count argument of a read: 1 .. event_streaming.max_read_count. */
+int
+EsMaxCountArg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		max_count;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_count must not be null")));
+	max_count = PG_GETARG_INT32(argno);
 	if (max_count < 1 || max_count > es_max_read_count)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
