@@ -25,6 +25,13 @@
 #error "event_streaming requires PostgreSQL 15 or later"
 #endif
 
+/* pg_proc_aclcheck gave way to object_aclcheck in 16 (utils/acl.h). */
+#if PG_VERSION_NUM >= 160000
+#define ProcAclCheck(proc, role, mode) object_aclcheck(ProcedureRelationId, proc, role, mode)
+#else
+#define ProcAclCheck(proc, role, mode) pg_proc_aclcheck(proc, role, mode)
+#endif
+
 /* Longest stream name, in bytes. */
 #define ES_MAX_NAME_BYTES 200
 
@@ -113,6 +120,10 @@ extern void EsNewReceipt(pg_uuid_t *uuid);
 
 /* streams.c */
 extern void EsLockStream(const char *name, LOCKMODE mode);
+extern int64 EsAppendCaptured(const char *stream, const char *event_type, Jsonb *data,
+							  Jsonb *metadata);
+extern int64 EsImportRows(int n, Datum *streams, Datum *data, const char *event_type,
+						  Jsonb *metadata);
 
 /* The columns of es.event, as es.events has them. */
 #define ES_EVENT_COLUMNS \
@@ -134,6 +145,7 @@ typedef struct EsFilter
 } EsFilter;
 
 extern void EsParseSource(const char *source, EsFilter *f);
+extern bool EsReadFillsDirectly(void);
 extern uint64 EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
 						   Tuplestorestate *into);
 extern void EsEventValues(SPITupleTable *tt, uint64 i, Datum *values, bool *nulls);
@@ -144,7 +156,27 @@ extern void EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 aft
 /* notify.c */
 extern void EsNotifyXactEvent(XactEvent event);
 extern void EsNoteAppend(const char *stream, int64 position);
-extern void EsNoteProjectionsChanged(void);
+extern void EsWakeWorkerAtCommit(void);
+
+/* upcast.c */
+extern bool EsUpcasting(void);
+extern int32 EsCurrentVersion(const char *event_type);
+extern void EsUpcast(Datum *values, bool *nulls);
+
+/* migration.c */
+typedef struct EsMigrationStep
+{
+	char	   *name;
+	Oid			proc;			/* InvalidOid: the procedure is gone */
+	char	   *proc_name;
+	Oid			owner;
+} EsMigrationStep;
+
+extern bool EsMigrationLock(bool wait);
+extern void EsMigrationUnlock(void);
+extern bool EsMigrationRequested(void);
+extern bool EsMigrationNext(bool requested_only, EsMigrationStep *step, MemoryContext cxt);
+extern ErrorData *EsMigrationRun(const EsMigrationStep *step, bool as_owner, MemoryContext cxt);
 
 /* subscription.c, projection.c */
 extern int64 EsProjectionRun(const char *name, int max_events, bool worker);

@@ -145,11 +145,22 @@ Params(const EsPlan *p, const Datum *values, const char *nulls)
 }
 
 /*
+ * Whether EsReadGlobal puts the events straight into a tuplestore.  Not
+ * when upcasters run on them, nor when the caller's snapshot is the
+ * transaction's (the rows it cannot see are cut off first).
+ */
+bool
+EsReadFillsDirectly(void)
+{
+	return !IsolationUsesXactSnapshot() && !EsUpcasting();
+}
+
+/*
  * Read up to max_count events of f after position `after`, in position
  * order, below the read horizon; the caller is connected to SPI.  With a
- * tuplestore, the events go straight into it (in the columns of es.event).
- * Without one, or when the caller's snapshot is the transaction's, they are
- * left in SPI_tuptable, the events' columns and then xmin, and the caller
+ * tuplestore, when EsReadFillsDirectly, the events go straight into it (in
+ * the columns of es.event, as stored).  Otherwise they are left in
+ * SPI_tuptable, the events' columns and then xmin, and the caller
  * uses the first rows, as many as this returns.  *horizon receives the
  * horizon.
  */
@@ -208,7 +219,7 @@ EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
 		nulls[8] = nulls[9] = ' ';
 	}
 
-	if (into != NULL && !IsolationUsesXactSnapshot())
+	if (into != NULL && EsReadFillsDirectly())
 	{
 		/* No copy through a tuple table: the executor fills the tuplestore. */
 		EsPlan	   *p = ReadPlan(mask, false);
@@ -321,6 +332,7 @@ PutEvents(ReturnSetInfo *rsinfo, uint64 n)
 		bool		nulls[ES_EVENT_NATTS];
 
 		EsEventValues(SPI_tuptable, i, values, nulls);
+		EsUpcast(values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
@@ -336,9 +348,13 @@ EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 after, int max_
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SPI_connect();
-	n = EsReadGlobal(f, after, max_count, &horizon, rsinfo->setResult);
-	if (IsolationUsesXactSnapshot())
+	if (EsReadFillsDirectly())
+		(void) EsReadGlobal(f, after, max_count, &horizon, rsinfo->setResult);
+	else
+	{
+		n = EsReadGlobal(f, after, max_count, &horizon, NULL);
 		PutEvents(rsinfo, n);
+	}
 	SPI_finish();
 }
 

@@ -63,9 +63,9 @@ EsNoteAppend(const char *stream, int64 position)
 	MemoryContextSwitchTo(old);
 }
 
-/* Wake the worker at commit: projections to start or resume. */
+/* Wake the worker at commit: projections to start or resume, migrations requested. */
 void
-EsNoteProjectionsChanged(void)
+EsWakeWorkerAtCommit(void)
 {
 	wake_worker = true;
 }

@@ -46,13 +46,6 @@
 
 #include "event_streaming.h"
 
-/* pg_proc_aclcheck gave way to object_aclcheck in 16. */
-#if PG_VERSION_NUM >= 160000
-#define ProcAclCheck(proc, role, mode) object_aclcheck(ProcedureRelationId, proc, role, mode)
-#else
-#define ProcAclCheck(proc, role, mode) pg_proc_aclcheck(proc, role, mode)
-#endif
-
 #define COLUMNS "source, pg_catalog.to_regprocedure(handler)::pg_catalog.oid," \
 	" owner::pg_catalog.oid, on_error, position, status, handler"
 
@@ -258,7 +251,6 @@ ApplyEvents(const Projection *p, FmgrInfo *flinfo, TupleDesc desc, SPITupleTable
 			MemoryContextSwitchTo(evcxt);
 			EsEventValues(tt, current, values, nulls);
 			InitFunctionCallInfoData(*fcinfo, flinfo, 1, InvalidOid, NULL, NULL);
-			fcinfo->args[0].value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 			fcinfo->args[0].isnull = false;
 			GetUserIdAndSecContext(&save_userid, &save_sec);
 			if (as_owner)
@@ -268,18 +260,25 @@ ApplyEvents(const Projection *p, FmgrInfo *flinfo, TupleDesc desc, SPITupleTable
 				 * for REFRESH MATERIALIZED VIEW, a handler runs as a
 				 * restricted operation (no temporary objects, no SET ROLE)
 				 * and its settings are undone after the call.  An error
-				 * undoes both through the subtransaction's abort.
+				 * undoes both through the subtransaction's abort.  The
+				 * upcasters run the same way, before it.
 				 */
 				int			nestlevel;
 
 				SetUserIdAndSecContext(p->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 									   SECURITY_RESTRICTED_OPERATION);
 				nestlevel = NewGUCNestLevel();
+				EsUpcast(values, nulls);
+				fcinfo->args[0].value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 				(void) FunctionCallInvoke(fcinfo);
 				AtEOXact_GUC(false, nestlevel);
 			}
 			else
+			{
+				EsUpcast(values, nulls);
+				fcinfo->args[0].value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 				(void) FunctionCallInvoke(fcinfo);
+			}
 			SetUserIdAndSecContext(save_userid, save_sec);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(evcxt);
@@ -533,7 +532,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("projection \"%s\" already exists", name)));
 	SPI_finish();
-	EsNoteProjectionsChanged();
+	EsWakeWorkerAtCommit();
 	PG_RETURN_VOID();
 }
 
@@ -571,7 +570,7 @@ Manage(FunctionCallInfo fcinfo, EsPlan *plan, int expected)
 	CheckOwner(&p);
 	EsExecute(plan, values, NULL, expected);
 	SPI_finish();
-	EsNoteProjectionsChanged();
+	EsWakeWorkerAtCommit();
 }
 
 /* es.resume_projection(name) */
@@ -645,12 +644,13 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 	EsExecute(&rewind_plan, values, NULL, SPI_OK_UPDATE);
 	EsExecute(&unpark_plan, values, NULL, SPI_OK_DELETE);
 	SPI_finish();
-	EsNoteProjectionsChanged();
+	EsWakeWorkerAtCommit();
 	PG_RETURN_VOID();
 }
 
 /*
- * es.projection_catalog_guard(): a trigger on es.projection_catalog.  The
+ * es.projection_catalog_guard(): a trigger on es.projection_catalog (and,
+ * with the argument 'data migration', on es.data_migration_catalog).  The
  * worker calls a projection's handler as its owner, so a row may only name
  * an owner whose rights the writer has, and only such a writer may change
  * a row: a role allowed to write the table cannot borrow another's rights.
@@ -664,10 +664,13 @@ es_projection_catalog_guard(PG_FUNCTION_ARGS)
 	int			owner_att;
 	bool		isnull;
 	HeapTuple	result;
+	const char *what;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event) ||
 		!TRIGGER_FIRED_BEFORE(trig->tg_event))
 		elog(ERROR, "es.projection_catalog_guard must run as a row trigger before the change");
+	/* The kind of row, for the message: the trigger's argument. */
+	what = trig->tg_trigger->tgnargs > 0 ? trig->tg_trigger->tgargs[0] : "projection";
 	desc = RelationGetDescr(trig->tg_relation);
 	owner_att = SPI_fnumber(desc, "owner");
 	if (owner_att <= 0)
@@ -681,8 +684,8 @@ es_projection_catalog_guard(PG_FUNCTION_ARGS)
 		if (isnull || !has_privs_of_role(GetUserId(), owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be a member of the owner of a projection to write it"),
-					 errdetail("The worker calls a projection's handler with its owner's rights.")));
+					 errmsg("must be a member of the owner of a %s to write it", what),
+					 errdetail("The worker runs a %s with its owner's rights.", what)));
 	}
 	return PointerGetDatum(result);
 }

@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -88,15 +89,19 @@ StreamVersion(const char *stream)
 	return isnull ? -1 : DatumGetInt64(v);
 }
 
-/* Shared body of the forward and backward reads. */
+/*
+ * Shared body of the reads: events as stored (raw), or brought to their
+ * type's current version.
+ */
 static Datum
-ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from)
+ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from, bool raw)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *stream;
 	int64		from;
 	int			max_count;
 	Datum		values[3];
+	bool		upcast;
 
 	stream = EsNameArg(fcinfo, 0, "stream name");
 	from = PG_ARGISNULL(1) ? default_from : PG_GETARG_INT64(1);
@@ -108,6 +113,7 @@ ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from)
 	max_count = EsMaxCountArg(fcinfo, 2);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	upcast = !raw && EsUpcasting();
 
 	SPI_connect();
 	values[0] = CStringGetTextDatum(stream);
@@ -115,7 +121,19 @@ ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from)
 	values[2] = Int64GetDatum(max_count);
 	RunRead(plan, values);
 	for (uint64 i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	{
+		Datum		event[ES_EVENT_NATTS];
+		bool		nulls[ES_EVENT_NATTS];
+
+		if (!upcast)
+		{
+			tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+			continue;
+		}
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, event, nulls);
+		EsUpcast(event, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, event, nulls);
+	}
 	/* No events: tell a queue's name apart from an empty stream. */
 	if (SPI_processed == 0)
 		(void) StreamVersion(stream);
@@ -132,7 +150,15 @@ PG_FUNCTION_INFO_V1(es_read_stream);
 Datum
 es_read_stream(PG_FUNCTION_ARGS)
 {
-	return ReadStream(fcinfo, &forward_plan, 0);
+	return ReadStream(fcinfo, &forward_plan, 0, false);
+}
+
+/* es.read_stream_raw(same arguments): the events as stored, not upcast. */
+PG_FUNCTION_INFO_V1(es_read_stream_raw);
+Datum
+es_read_stream_raw(PG_FUNCTION_ARGS)
+{
+	return ReadStream(fcinfo, &forward_plan, 0, true);
 }
 
 /*
@@ -143,7 +169,7 @@ PG_FUNCTION_INFO_V1(es_read_stream_backward);
 Datum
 es_read_stream_backward(PG_FUNCTION_ARGS)
 {
-	return ReadStream(fcinfo, &backward_plan, PG_INT64_MAX);
+	return ReadStream(fcinfo, &backward_plan, PG_INT64_MAX, false);
 }
 
 /* es.stream_version(stream) → offset of the last event, -1 for none. */

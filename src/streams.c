@@ -71,26 +71,49 @@ static EsPlan catalog_insert_plan = {
 
 static EsPlan insert_plan = {
 	.sql = "INSERT INTO es.events (global_position, stream, stream_offset, event_id,"
-	"                       event_type, data, metadata, correlation_id, causation_id)"
+	"                       event_type, data, metadata, correlation_id, causation_id,"
+	"                       schema_version)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7,"
 	"         $7 OPERATOR(pg_catalog.->>) 'correlation_id'::pg_catalog.text,"
-	"         $7 OPERATOR(pg_catalog.->>) 'causation_id'::pg_catalog.text)",
-	.nargs = 7,
-	.argtypes = {INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, JSONBOID, JSONBOID}
+	"         $7 OPERATOR(pg_catalog.->>) 'causation_id'::pg_catalog.text, $8)",
+	.nargs = 8,
+	.argtypes = {INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, JSONBOID, JSONBOID, INT4OID}
 };
 
 static EsPlan batch_insert_plan = {
 	.sql = "INSERT INTO es.events (global_position, stream, stream_offset, event_id,"
-	"                       event_type, data, metadata, correlation_id, causation_id)"
+	"                       event_type, data, metadata, correlation_id, causation_id,"
+	"                       schema_version)"
 	" SELECT u.p, $1, u.o, u.i, u.t, u.d, u.m,"
 	"        u.m OPERATOR(pg_catalog.->>) 'correlation_id'::pg_catalog.text,"
-	"        u.m OPERATOR(pg_catalog.->>) 'causation_id'::pg_catalog.text"
+	"        u.m OPERATOR(pg_catalog.->>) 'causation_id'::pg_catalog.text, u.v"
 	"   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
-	"                   pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))"
-	"        AS u(p, o, i, t, d, m)",
-	.nargs = 7,
+	"                   pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+	"                   pg_catalog.unnest($8))"
+	"        AS u(p, o, i, t, d, m, v)",
+	.nargs = 8,
 	.argtypes = {TEXTOID, INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID, TEXTARRAYOID,
-		JSONBARRAYOID, JSONBARRAYOID}
+		JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID}
+};
+
+/*
+ * Imported rows: each the first event of a new stream.  A stream that
+ * exists already (imported before, or written since) is left alone.
+ */
+static EsPlan import_plan = {
+	.sql = "WITH new AS ("
+	"  INSERT INTO es.stream_catalog (stream, kind)"
+	"  SELECT s, 'persistent' FROM pg_catalog.unnest($1) AS s"
+	"  ON CONFLICT DO NOTHING RETURNING stream)"
+	" INSERT INTO es.events (global_position, stream, stream_offset, event_id,"
+	"                        event_type, data, metadata, schema_version)"
+	" SELECT u.p, u.s, 0, u.i, $5, u.d, $6, $7"
+	"   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+	"                   pg_catalog.unnest($4)) AS u(s, p, i, d)"
+	"  WHERE u.s IN (SELECT n.stream FROM new n)",
+	.nargs = 7,
+	.argtypes = {TEXTARRAYOID, INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID, TEXTOID,
+		JSONBOID, INT4OID}
 };
 
 /*
@@ -272,31 +295,31 @@ typedef struct AppendResult
 	bool		duplicate;
 } AppendResult;
 
-/* The work of es.append and es.append_event. */
+/*
+ * Append one event.  lock_stream false is for the capture trigger only: the
+ * captured row's lock already orders the changes of one stream (see
+ * capture.c), and the unique (stream, stream_offset) key is the backstop.
+ */
 static void
-AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
+AppendEvent(const char *stream, NewEvent *ev, bool has_expected, int64 expected,
+	   bool lock_stream, AppendResult *res)
 {
-	char	   *stream;
-	NewEvent	ev;
-	bool		has_expected;
-	int64		expected;
 	StreamState st;
 	bool		dup_found;
 	char	   *dup_stream = NULL;
 	int64		dup_offset = 0;
 	int64		dup_position = 0;
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-
-	ReadAppendArgs(fcinfo, &stream, &ev, &has_expected, &expected);
-	EsRequirePreloaded();
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int32		version = EsCurrentVersion(text_to_cstring(ev->event_type));
 
 	SPI_connect();
-	EsLockStream(stream, ExclusiveLock);
-	ProbeStream(stream, ev.id_given ? &ev.event_id : NULL, &st,
+	if (lock_stream)
+		EsLockStream(stream, ExclusiveLock);
+	ProbeStream(stream, ev->id_given ? &ev->event_id : NULL, &st,
 				&dup_found, &dup_stream, &dup_offset, &dup_position);
 
-	res->event_id = ev.event_id;
+	res->event_id = ev->event_id;
 	if (dup_found)
 	{
 		/* A retry of an append that already happened: report the original. */
@@ -305,7 +328,7 @@ AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("event id is already used in another stream"),
 					 errdetail("Event %s was appended to stream \"%s\".",
-							   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&ev.event_id))),
+							   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&ev->event_id))),
 							   dup_stream)));
 		res->stream_offset = dup_offset;
 		res->global_position = dup_position;
@@ -325,14 +348,87 @@ AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
 	values[0] = Int64GetDatum(res->global_position);
 	values[1] = CStringGetTextDatum(stream);
 	values[2] = Int64GetDatum(res->stream_offset);
-	values[3] = UUIDPGetDatum(&ev.event_id);
-	values[4] = PointerGetDatum(ev.event_type);
-	values[5] = ev.data;
-	values[6] = ev.metadata;
-	if (ev.metadata == 0)
+	values[3] = UUIDPGetDatum(&ev->event_id);
+	values[4] = PointerGetDatum(ev->event_type);
+	values[5] = ev->data;
+	values[6] = ev->metadata;
+	if (ev->metadata == 0)
 		nulls[6] = 'n';
+	values[7] = Int32GetDatum(version);
 	RunWrite(&insert_plan, values, nulls, 1);
 	SPI_finish();
+}
+
+/* The work of es.append and es.append_event. */
+static void
+AppendOne(FunctionCallInfo fcinfo, AppendResult *res)
+{
+	char	   *stream;
+	NewEvent	ev;
+	bool		has_expected;
+	int64		expected;
+
+	ReadAppendArgs(fcinfo, &stream, &ev, &has_expected, &expected);
+	EsRequirePreloaded();
+	AppendEvent(stream, &ev, has_expected, expected, true, res);
+}
+
+/*
+ * An event of the capture trigger, at the end of its stream; returns its
+ * stream offset.
+ */
+int64
+EsAppendCaptured(const char *stream, const char *event_type, Jsonb *data, Jsonb *metadata)
+{
+	NewEvent	ev;
+	AppendResult res;
+
+	EsValidateName(stream, "stream name");
+	EsValidateName(event_type, "event type");
+	EsRequirePreloaded();
+	ev.event_type = cstring_to_text(event_type);
+	ev.data = JsonbPGetDatum(data);
+	ev.metadata = metadata ? JsonbPGetDatum(metadata) : 0;
+	ev.id_given = false;
+	EsNewUuid(&ev.event_id);
+	AppendEvent(stream, &ev, false, -1, false, &res);
+	return res.stream_offset;
+}
+
+/*
+ * Imported rows, n at a time: streams[i] gets data[i] as its first event,
+ * unless it exists already.  Returns how many were appended.
+ */
+int64
+EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *metadata)
+{
+	int64	   *positions = palloc(sizeof(int64) * n);
+	Datum	   *pos = palloc(sizeof(Datum) * n);
+	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * n);
+	Datum	   *id_datums = palloc(sizeof(Datum) * n);
+	Datum		values[7];
+	int			rc;
+
+	EsRequirePreloaded();
+	EsNextGlobalPositions(EsRelationOid("global_position_seq"), n, positions);
+	for (int i = 0; i < n; i++)
+	{
+		pos[i] = Int64GetDatum(positions[i]);
+		EsNewUuid(&ids[i]);
+		id_datums[i] = UUIDPGetDatum(&ids[i]);
+		EsNoteAppend(TextDatumGetCString(streams[i]), positions[i]);
+	}
+	values[0] = PointerGetDatum(construct_array(streams, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(pos, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(id_datums, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[3] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));
+	values[4] = CStringGetTextDatum(event_type);
+	values[5] = JsonbPGetDatum(metadata);
+	values[6] = Int32GetDatum(EsCurrentVersion(event_type));
+	rc = SPI_execute_plan(EsPreparedPlan(&import_plan), values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "import failed: %s", SPI_result_code_string(rc));
+	return (int64) SPI_processed;
 }
 
 /*
@@ -610,11 +706,11 @@ es_append_batch(PG_FUNCTION_ARGS)
 	StreamState st;
 	bool		dup_found;
 	int64		result;
-	Datum	   *pos, *off, *types, *data, *meta;
+	Datum	   *pos, *off, *types, *data, *meta, *versions;
 	bool	   *meta_nulls;
 	int			dims[1];
 	int			lbs[1] = {1};
-	Datum		values[7];
+	Datum		values[8];
 	int64	   *positions;
 
 	stream = EsTextArgNotNull(fcinfo, 0, "stream name");
@@ -652,8 +748,10 @@ es_append_batch(PG_FUNCTION_ARGS)
 	data = palloc(sizeof(Datum) * n);
 	meta = palloc(sizeof(Datum) * n);
 	meta_nulls = palloc(sizeof(bool) * n);
+	versions = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
+		versions[i] = Int32GetDatum(EsCurrentVersion(text_to_cstring(evs[i].event_type)));
 		pos[i] = Int64GetDatum(positions[i]);
 		off[i] = Int64GetDatum(st.version + 1 + i);
 		types[i] = PointerGetDatum(evs[i].event_type);
@@ -670,6 +768,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 	values[5] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));
 	values[6] = PointerGetDatum(construct_md_array(meta, meta_nulls, 1, dims, lbs,
 												   JSONBOID, -1, false, TYPALIGN_INT));
+	values[7] = PointerGetDatum(construct_array(versions, n, INT4OID, 4, true, TYPALIGN_INT));
 	RunWrite(&batch_insert_plan, values, NULL, n);
 	SPI_finish();
 

@@ -68,16 +68,19 @@
 /* The first version of the extension with the passes' tables. */
 #define MIN_SERVED_VERSION 3000		/* 0.3.0, as major*1000000+minor*1000+patch */
 #define PROJECTIONS_VERSION 4000	/* 0.4.0: projections */
+#define MIGRATIONS_VERSION 5000		/* 0.5.0: data migrations */
 
 typedef enum EsPass
 {
 	PASS_REDELIVERY,
 	PASS_RETENTION,
 	PASS_PROJECTIONS,
+	PASS_MIGRATIONS,
 	NUM_PASSES
 } EsPass;
 
-static const char *const pass_names[NUM_PASSES] = {"redelivery", "retention", "projections"};
+static const char *const pass_names[NUM_PASSES] = {"redelivery", "retention", "projections",
+"migrations"};
 
 typedef struct EsPassStatus
 {
@@ -761,6 +764,116 @@ RunProjections(MemoryContext cxt)
 	return st->errors == errors_before;
 }
 
+static void
+MigrationErrorContext(void *arg)
+{
+	errcontext("migrations pass of the event_streaming worker, at data migration \"%s\"",
+			   (const char *) arg);
+}
+
+/*
+ * Run the requested data migrations, each step as its owner, until one
+ * fails or none is left.  Skipped while a CALL es.run_data_migrations()
+ * holds the runner's lock.  A failing step is recorded in its row and in
+ * the pass's status.
+ */
+static void
+RunMigrations(MemoryContext cxt)
+{
+	EsPassStatus *st = &my_slot->pass[PASS_MIGRATIONS];
+	EsMigrationStep step;
+	ErrorData  *failed = NULL;
+	volatile bool locked = false;
+	volatile int64 total = 0;
+	ErrorContextCallback errcb;
+
+	MemoryContextReset(cxt);
+	step.name = "";
+	errcb.callback = MigrationErrorContext;
+	errcb.previous = error_context_stack;
+	PG_TRY();
+	{
+		bool		requested;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		requested = EsMigrationRequested();
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		if (requested && (locked = EsMigrationLock(false)))
+		{
+			SpinLockAcquire(&es_workers->mutex);
+			st->runs++;
+			st->last_start = GetCurrentTimestamp();
+			SpinLockRelease(&es_workers->mutex);
+			pgstat_report_activity(STATE_RUNNING, "migrations");
+			for (;;)
+			{
+				bool		found;
+
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				PushActiveSnapshot(GetTransactionSnapshot());
+				SPI_connect();
+				found = EsMigrationNext(true, &step, cxt);
+				SPI_finish();
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				MemoryContextSwitchTo(cxt);
+				if (!found)
+					break;
+				errcb.arg = step.name;
+				error_context_stack = &errcb;
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				PushActiveSnapshot(GetTransactionSnapshot());
+				SPI_connect();
+				failed = EsMigrationRun(&step, true, cxt);
+				SPI_finish();
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				MemoryContextSwitchTo(cxt);
+				error_context_stack = errcb.previous;
+				if (failed != NULL)
+					break;
+				total++;
+				CHECK_FOR_INTERRUPTS();
+			}
+			EsMigrationUnlock();
+			locked = false;
+			SpinLockAcquire(&es_workers->mutex);
+			st->last_finish = GetCurrentTimestamp();
+			st->last_affected = total;
+			st->total_affected += total;
+			if (failed != NULL)
+			{
+				st->errors++;
+				st->last_error_at = GetCurrentTimestamp();
+				snprintf(st->last_error, sizeof(st->last_error), "data migration \"%s\": %s",
+						 step.name, failed->message ? failed->message : "");
+			}
+			SpinLockRelease(&es_workers->mutex);
+			if (failed != NULL)
+				ereport(LOG,
+						(errmsg("event_streaming data migration \"%s\" failed: %s",
+								step.name, failed->message ? failed->message : "")));
+		}
+	}
+	PG_CATCH();
+	{
+		error_context_stack = errcb.previous;
+		PassFailed(st, cxt, total);
+		if (locked)
+			EsMigrationUnlock();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /*
  * Wake this database's worker: after a commit that appended, if it runs
  * projections; after a change to the projections, in any case.  The slots
@@ -792,6 +905,7 @@ es_worker_main(Datum arg)
 	TimestampTz next_redelivery = 0;
 	TimestampTz next_retention = 0;
 	TimestampTz next_projections = 0;
+	TimestampTz next_migrations = 0;
 	TimestampTz next_ready_check = 0;
 	bool		ready = false;
 	bool		woken = false;
@@ -867,6 +981,12 @@ es_worker_main(Datum arg)
 			{
 				RunPass(PASS_RETENTION, pass_cxt);
 				next_retention = GetCurrentTimestamp() + es_retention_interval * USECS_PER_SEC;
+			}
+			/* Requested data migrations: looked for once per naptime. */
+			if (served_version >= MIGRATIONS_VERSION && now >= next_migrations)
+			{
+				RunMigrations(pass_cxt);
+				next_migrations = GetCurrentTimestamp() + es_worker_naptime * INT64CONST(1000);
 			}
 			/* After an error, wake-ups wait for the naptime: no error per commit. */
 			if (projections && ((woken && !projection_error) || now >= next_projections))
