@@ -13,7 +13,8 @@
  * sends a relcache invalidation for the table on any change (the functions
  * below, a hand edit, a restore), and the callback drops the cache, so every
  * backend reloads after the change commits, and the changing one at its next
- * command.  The cache is read straight from the table: reading events does
+ * command.  Any change to pg_proc drops it too: a step's function may have
+ * been dropped, or created again under its signature.  The cache is read straight from the table: reading events does
  * not need a grant on es.upcasters.
  */
 #include "postgres.h"
@@ -79,6 +80,13 @@ InvalidateChains(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == cache_relid)
 		cache_valid = false;
+}
+
+/* A function dropped or created: resolve the signatures again. */
+static void
+InvalidateFunctions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache_valid = false;
 }
 
 /* es.upcasters, or InvalidOid before 0.5.0 or without the extension. */
@@ -179,6 +187,7 @@ LoadChains(Oid relid)
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(InvalidateChains, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, InvalidateFunctions, (Datum) 0);
 		callback_registered = true;
 	}
 	if (cache_cxt == NULL)
