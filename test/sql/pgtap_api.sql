@@ -8,7 +8,7 @@ SET intervalstyle = postgres;  -- pg_regress sets postgres_verbose; defaults rea
 \pset format unaligned
 \pset tuples_only true
 
-SELECT plan(134);
+SELECT plan(160);
 
 SELECT has_schema('es');
 SELECT has_table('es', 'events', 'es.events exists');
@@ -73,7 +73,8 @@ SELECT set_eq(
   ARRAY['es.stream_catalog', 'es.events', 'es.global_position_seq',
         'es.queues', 'es.queue_id_seq', 'es.messages', 'es.message_id_seq',
         'es.dead_letter_messages', 'es.stream_settings',
-        'es.subscription_catalog', 'es.subscription_positions', 'es.projection_catalog', 'es.parked_events'],
+        'es.subscription_catalog', 'es.subscription_positions', 'es.projection_catalog', 'es.parked_events',
+        'es.upcasters', 'es.data_migration_catalog'],
   'user data registered with pg_extension_config_dump');
 
 -- Indexes for the queries users run.
@@ -182,7 +183,11 @@ SELECT functions_are('es', ARRAY['ack', 'append', 'append_batch', 'append_event'
   'read_all', 'settled_position', 'member_of', 'source_head',
   'create_subscription', 'read_subscription', 'commit_subscription', 'reset_subscription', 'drop_subscription',
   'projection_catalog_guard',
-  'create_projection', 'run_projection', 'resume_projection', 'rebuild_projection', 'drop_projection'],
+  'create_projection', 'run_projection', 'resume_projection', 'rebuild_projection', 'drop_projection',
+  -- 0.5.0
+  'register_upcaster', 'drop_upcaster', 'upcasters_changed', 'read_stream_raw',
+  'register_data_migration', 'drop_data_migration', 'run_data_migrations', 'request_data_migrations',
+  'import_table', 'capture_table', 'uncapture_table', 'capture_trigger'],
   'the API functions, no others');
 -- Nothing new is granted to PUBLIC.
 SELECT is((SELECT count(*)::int FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -275,5 +280,52 @@ SELECT is((SELECT count(*)::int FROM pg_class c
                             'es.subscriptions'::regclass, 'es.projections'::regclass)
               AND NOT has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')),
           6, 'none of the tables and views of 0.4.0 is granted to PUBLIC');
+
+-- 0.5.0: event schema versions, data migrations, CRUD tables onto events.
+SELECT has_table('es', 'upcasters', 'es.upcasters exists');
+SELECT col_is_pk('es', 'upcasters', ARRAY['event_type', 'from_version'], 'one step per type and version');
+SELECT has_trigger('es', 'upcasters', 'upcasters_changed', 'a change to es.upcasters drops the cached chains');
+SELECT has_view('es', 'event_types', 'es.event_types exists');
+SELECT columns_are('es', 'event_types', ARRAY['event_type', 'current_version', 'oldest_upcast_version', 'upcasters']);
+SELECT function_returns('es', 'register_upcaster', ARRAY['text', 'integer', 'regprocedure'], 'integer');
+SELECT function_returns('es', 'drop_upcaster', ARRAY['text', 'integer'], 'void');
+SELECT function_returns('es', 'read_stream_raw', ARRAY['text', 'bigint', 'integer'], 'setof es.event');
+SELECT is((SELECT pg_get_function_arguments('es.read_stream_raw(text,bigint,integer)'::regprocedure)),
+          'stream text, from_offset bigint DEFAULT 0, max_count integer DEFAULT 1000',
+          'es.read_stream_raw has read_stream''s arguments');
+SELECT volatility_is('es', 'read_stream_raw', ARRAY['text', 'bigint', 'integer'], 'stable');
+SELECT has_table('es', 'data_migration_catalog', 'es.data_migration_catalog exists');
+SELECT col_is_pk('es', 'data_migration_catalog', 'name', 'data migrations keyed by name');
+SELECT col_is_unique('es', 'data_migration_catalog', 'run_order', 'one data migration per run_order');
+SELECT has_trigger('es', 'data_migration_catalog', 'data_migration_catalog_guard', 'rows guarded by owner');
+SELECT has_view('es', 'data_migrations', 'es.data_migrations exists');
+SELECT function_returns('es', 'register_data_migration', ARRAY['text', 'integer', 'regprocedure'], 'void');
+SELECT function_returns('es', 'drop_data_migration', ARRAY['text'], 'void');
+SELECT function_returns('es', 'request_data_migrations', ARRAY[]::text[], 'integer');
+SELECT is((SELECT prokind::text FROM pg_proc WHERE oid = 'es.run_data_migrations()'::regprocedure),
+          'p', 'es.run_data_migrations is a procedure (it commits between steps)');
+SELECT is((SELECT pg_get_function_arguments('es.import_table(regclass,text,name,text)'::regprocedure)),
+          '"table" regclass, stream_prefix text, id_column name DEFAULT NULL::name, event_type text DEFAULT ''Imported''::text',
+          'es.import_table arguments and defaults');
+SELECT function_returns('es', 'import_table', ARRAY['regclass', 'text', 'name', 'text'], 'bigint');
+SELECT is((SELECT pg_get_function_arguments('es.capture_table(regclass,text,name,text)'::regprocedure)),
+          '"table" regclass, stream_prefix text, id_column name DEFAULT NULL::name, event_type_prefix text DEFAULT ''''::text',
+          'es.capture_table arguments and defaults');
+SELECT function_returns('es', 'uncapture_table', ARRAY['regclass'], 'void');
+SELECT has_view('es', 'captured_tables', 'es.captured_tables exists');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.pronamespace = 'es'::regnamespace
+              AND p.proname IN ('register_upcaster', 'drop_upcaster', 'upcasters_changed', 'read_stream_raw',
+                                'register_data_migration', 'drop_data_migration', 'run_data_migrations',
+                                'request_data_migrations', 'import_table', 'capture_table',
+                                'uncapture_table', 'capture_trigger')
+              AND NOT p.prosecdef AND NOT has_function_privilege('public', p.oid, 'EXECUTE')),
+          12, 'none of the 12 functions of 0.5.0 is SECURITY DEFINER or executable by PUBLIC');
+SELECT is((SELECT count(*)::int FROM pg_class c
+            WHERE c.oid IN ('es.upcasters'::regclass, 'es.data_migration_catalog'::regclass,
+                            'es.event_types'::regclass, 'es.data_migrations'::regclass,
+                            'es.captured_tables'::regclass)
+              AND NOT has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')),
+          5, 'none of the tables and views of 0.5.0 is granted to PUBLIC');
 
 SELECT * FROM finish();

@@ -170,8 +170,8 @@ ok(poll($node, 'postgres', q{SELECT count(*) FROM es.events WHERE stream = 'trim
 	'(b) the worker trims trim-1 to its max_count of 10');
 is(stream_state($node, 'postgres', 'trim-1'), '10,20,29', '(b) the newest 10 are left (offsets 20..29), version still 29');
 is(stream_state($node, 'postgres', 'keep-1'), '30,0,29', '(b) a stream without settings is left alone');
-$node->wait_for_log(qr/event_streaming worker serving version 0\.4\.0/, $log_offset);
-pass('(b) the worker logs that it serves 0.4.0');
+$node->wait_for_log(qr/event_streaming worker serving version 0\.5\.0/, $log_offset);
+pass('(b) the worker logs that it serves 0.5.0');
 is($node->safe_psql('postgres', q{SELECT string_agg(pass || ':' || (worker_pid = } . $wpid . q{) || ':' || (runs > 0) || ':' || errors
 	|| ':' || (last_finish >= last_start), ',' ORDER BY pass) FROM es.worker_status}),
 	'projections:true:true:0:true,redelivery:true:true:0:true,retention:true:true:0:true',
@@ -230,7 +230,7 @@ ok($after_crash <= $mid && $after_crash > 100,
 	"(c) the steps committed before the crash stayed done, the rest was not done ($after_crash events left)");
 consistent($node, 'postgres', '(c) after the crash every stream is a contiguous range ending at its version');
 ok(poll($node, 'postgres', q{SELECT string_agg(pass || ':' || coalesce(worker_pid, 0) || ':' || (runs > 0), ',' ORDER BY pass) FROM es.worker_status},
-	"projections:$wpid2:true,redelivery:$wpid2:true,retention:$wpid2:false", 10),
+	"migrations:$wpid2:false,projections:$wpid2:true,redelivery:$wpid2:true,retention:$wpid2:false", 10),
 	'(c) es.worker_status names the new worker (its memory was reset); only redelivery runs while retention is off');
 # The pass goes on where it stopped, and retention trims new events.
 set_conf($node, sweep_batch_size => 5000, retention => 'on');
