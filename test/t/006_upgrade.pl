@@ -15,7 +15,7 @@
 # es.configure and es.sweep work on the upgraded data, with stream versions
 # surviving the truncation.  Each of the three ends with exactly the catalog
 # objects of a fresh 0.3.0 install, also after using the new functions.  (The
-# loaded library is the 0.4.0 one, so es.worker_status lists its three passes
+# loaded library is the newest one, so es.worker_status lists all its passes
 # whatever the extension's version.)
 #
 # Then to 0.4.0, each in one ALTER EXTENSION UPDATE TO '0.4.0' (the later
@@ -266,7 +266,7 @@ for my $db ('from020', 'upgraded')
 	# The view reports every pass of the loaded library (0.4.0, with its
 	# projections pass) whatever the version of the extension's objects.
 	is($node->safe_psql($db, q{SELECT string_agg(pass || ':' || coalesce(runs::text, '-'), ',' ORDER BY pass) FROM es.worker_status}),
-		'projections:-,redelivery:-,retention:-', "$db: es.worker_status shows the library's three passes, not served");
+		'migrations:-,projections:-,redelivery:-,retention:-', "$db: es.worker_status shows the library's passes, not served");
 }
 is($node->safe_psql('from020', q{SELECT string_agg(concat_ws(':', scope, name, max_age, max_count, visibility_timeout, max_deliveries,
                                                          retry_delay, retry_delay_max, dead_letter_max_age, dead_letter_max_count), ',' ORDER BY name)
@@ -500,7 +500,7 @@ for my $d (@dbs040)
 	                                  || ',' || (SELECT count(*) FROM es.projection_catalog) || ',' || (SELECT count(*) FROM es.parked_events)}),
 		'0,0,0,0', "$path: no subscription, projection or parked event yet");
 	is($node->safe_psql($db, q{SELECT string_agg(pass || ':' || coalesce(runs::text, '-'), ',' ORDER BY pass) FROM es.worker_status}),
-		'projections:-,redelivery:-,retention:-', "$path: es.worker_status shows the three passes, not served");
+		'migrations:-,projections:-,redelivery:-,retention:-', "$path: es.worker_status shows the library's passes, not served");
 }
 
 # --- each has exactly the catalog of a fresh 0.4.0 install

@@ -341,7 +341,7 @@ ok($node->log_contains(qr/event_streaming worker for database "db2" stopping/, $
 usleep(2_000_000);
 is(worker_pid($node, 'db2'), '', '(g) the launcher does not start it again');
 is(worker_pid($node, 'postgres'), $wpid3, '(g) the postgres worker stays');
-is($node->safe_psql('db2', q{SELECT count(*) FILTER (WHERE worker_pid IS NULL) || '/' || count(*) FROM es.worker_status}), '3/3',
+is($node->safe_psql('db2', q{SELECT count(*) FILTER (WHERE worker_pid IS NULL) || '/' || count(*) FROM es.worker_status}), '4/4',
 	'(g) es.worker_status in db2 shows no worker process');
 $node->safe_psql('postgres', 'DROP DATABASE db2');
 pass('(g) db2 can be dropped: nothing holds it');
