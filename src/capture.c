@@ -304,6 +304,40 @@ RowJsonb(RowShape *shape, HeapTuple tup, TupleDesc desc)
 	return DatumGetJsonbP(FunctionCall1(&shape->to_jsonb, heap_copy_tuple_as_datum(tup, desc)));
 }
 
+static void
+PushKey(JsonbParseState **state, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &v);
+}
+
+static void
+PushRow(JsonbParseState **state, const char *key, Jsonb *row)
+{
+	JsonbValue	v;
+
+	PushKey(state, key);
+	v.type = jbvBinary;
+	v.val.binary.data = &row->root;
+	v.val.binary.len = 0;
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* {"new": new} or {"old": old} */
+static Jsonb *
+OneRow(const char *key, Jsonb *row)
+{
+	JsonbParseState *state = NULL;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	PushRow(&state, key, row);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
 /*
  * es.import_table(table, stream_prefix, id_column, event_type) → events
  * appended.  Each row becomes the first event of its stream, {"new": row};
@@ -378,22 +412,9 @@ es_import_table(PG_FUNCTION_ARGS)
 			{
 				bool		should_free;
 				HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
-				JsonbParseState *state = NULL;
-				JsonbValue	v;
-				JsonbValue *obj;
 
 				streams[n] = CStringGetTextDatum(StreamOf(&shape, prefix, tup, RelationGetDescr(leaf)));
-				pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-				v.type = jbvString;
-				v.val.string.val = "new";
-				v.val.string.len = 3;
-				pushJsonbValue(&state, WJB_KEY, &v);
-				v.type = jbvBinary;
-				v.val.binary.data = &RowJsonb(&shape, tup, RelationGetDescr(leaf))->root;
-				v.val.binary.len = 0;
-				pushJsonbValue(&state, WJB_VALUE, &v);
-				obj = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-				data[n++] = JsonbPGetDatum(JsonbValueToJsonb(obj));
+				data[n++] = JsonbPGetDatum(OneRow("new", RowJsonb(&shape, tup, RelationGetDescr(leaf))));
 			}
 			if (n == IMPORT_BATCH || (!more && n > 0))
 			{
@@ -560,40 +581,6 @@ Changed(JsonbParseState **state, HeapTuple old, HeapTuple new, TupleDesc desc, i
 		}
 	}
 	return pushJsonbValue(state, WJB_END_ARRAY, NULL);
-}
-
-static void
-PushKey(JsonbParseState **state, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
-}
-
-static void
-PushRow(JsonbParseState **state, const char *key, Jsonb *row)
-{
-	JsonbValue	v;
-
-	PushKey(state, key);
-	v.type = jbvBinary;
-	v.val.binary.data = &row->root;
-	v.val.binary.len = 0;
-	pushJsonbValue(state, WJB_VALUE, &v);
-}
-
-/* {"new": new} or {"old": old} */
-static Jsonb *
-OneRow(const char *key, Jsonb *row)
-{
-	JsonbParseState *state = NULL;
-
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	PushRow(&state, key, row);
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
 /*

@@ -65,7 +65,10 @@ static EsPlan finish_plan = {
 	.argtypes = {TEXTOID}
 };
 
-/* A failure also ends the request to the worker: it does not retry alone. */
+/*
+ * A failure also ends the request to the worker, so it does not retry
+ * alone: for the steps the runner may write (the owner guard's rule).
+ */
 static EsPlan fail_plan = {
 	.sql = "UPDATE es.data_migration_catalog"
 	"   SET status = CASE WHEN name OPERATOR(pg_catalog.=) $1 THEN 'failed' ELSE status END,"
@@ -74,7 +77,8 @@ static EsPlan fail_plan = {
 	"       last_error = CASE WHEN name OPERATOR(pg_catalog.=) $1 THEN $2 ELSE last_error END,"
 	"       last_sqlstate = CASE WHEN name OPERATOR(pg_catalog.=) $1 THEN $3 ELSE last_sqlstate END,"
 	"       requested_at = NULL"
-	" WHERE name OPERATOR(pg_catalog.=) $1 OR requested_at IS NOT NULL",
+	" WHERE name OPERATOR(pg_catalog.=) $1"
+	"    OR (requested_at IS NOT NULL AND pg_catalog.pg_has_role(owner, 'USAGE'))",
 	.nargs = 3,
 	.argtypes = {TEXTOID, TEXTOID, TEXTOID}
 };
@@ -108,7 +112,7 @@ static EsPlan delete_plan = {
 
 static EsPlan request_plan = {
 	.sql = "UPDATE es.data_migration_catalog SET requested_at = pg_catalog.now()"
-	" WHERE status OPERATOR(pg_catalog.<>) 'finished'",
+	" WHERE status OPERATOR(pg_catalog.<>) 'finished' AND pg_catalog.pg_has_role(owner, 'USAGE')",
 	.nargs = 0
 };
 
@@ -435,7 +439,8 @@ es_run_data_migrations(PG_FUNCTION_ARGS)
 
 /*
  * es.request_data_migrations() → how many steps wait: the worker runs them
- * (as their owners) at its next round.
+ * (as their owners) at its next round.  Only the caller's own steps (those
+ * of roles it is a member of) are marked.
  */
 PG_FUNCTION_INFO_V1(es_request_data_migrations);
 Datum
