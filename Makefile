@@ -29,7 +29,7 @@ all install:
 	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
 endif
 
-.PHONY: demo demo-stop test bench bench-queue bench-retention bench-ordering bench-soak
+.PHONY: demo demo-stop test bench bench-queue bench-retention bench-ordering bench-soak bench-evolution
 demo:
 	scripts/demo.sh
 
@@ -50,6 +50,9 @@ bench-retention:
 
 bench-ordering:
 	bench/ordering.sh
+
+bench-evolution:
+	bench/evolution.sh
 
 bench-soak:
 	bench/soak.sh

@@ -66,6 +66,7 @@ static HTAB *chains;
 static bool cache_valid;
 static Oid	cache_relid = InvalidOid;
 static bool callback_registered;
+static Jsonb *empty_object;		/* '{}' in cache_cxt, for events without metadata */
 
 /* Where an upcast happens, for the error context. */
 typedef struct UpcastContext
@@ -195,6 +196,7 @@ LoadChains(Oid relid)
 										  ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(cache_cxt);
 	chains = NULL;
+	empty_object = NULL;
 	cache_relid = relid;
 
 	rel = table_open(relid, AccessShareLock);
@@ -331,7 +333,7 @@ EsUpcast(Datum *values, bool *nulls)
 				 errhint("es.upcasters was changed by hand; register the missing step.")));
 
 	data = values[6];
-	metadata = nulls[7] ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : values[7];
+	metadata = nulls[7] ? (Datum) 0 : values[7];
 	cb.callback = UpcastErrorContext;
 	cb.arg = &u;
 	cb.previous = error_context_stack;
@@ -352,6 +354,18 @@ EsUpcast(Datum *values, bool *nulls)
 		acl = ProcAclCheck(s->fn, GetUserId(), ACL_EXECUTE);
 		if (acl != ACLCHECK_OK)
 			aclcheck_error(acl, OBJECT_FUNCTION, s->signature);
+		/* An event without metadata: an empty object, built once. */
+		if (s->with_metadata && metadata == (Datum) 0)
+		{
+			if (empty_object == NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(cache_cxt);
+
+				empty_object = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+				MemoryContextSwitchTo(old);
+			}
+			metadata = JsonbPGetDatum(empty_object);
+		}
 		InitFunctionCallInfoData(*fc, &s->flinfo, s->with_metadata ? 2 : 1, InvalidOid,
 								 NULL, NULL);
 		fc->args[0].value = data;
