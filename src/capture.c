@@ -77,7 +77,7 @@ typedef struct RowShape
 	AttrNumber	key;			/* the key column */
 	FmgrInfo	key_out;		/* its output function */
 	FmgrInfo	to_jsonb;		/* to_jsonb(row of this relation) */
-	Jsonb	   *metadata[3];	/* by operation: INSERT, UPDATE, DELETE */
+	Jsonb	   *metadata[3];	/* by operation (INSERT, UPDATE, DELETE), once used */
 } RowShape;
 
 /* "schema.table", quoted as in SQL. */
@@ -278,9 +278,6 @@ InitShape(RowShape *shape, Relation rel, const char *key_name, MemoryContext cxt
 						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	fmgr_info_cxt(F_TO_JSONB, &shape->to_jsonb, cxt);
 	shape->to_jsonb.fn_expr = (Node *) expr;
-	shape->metadata[0] = Metadata(relid, "operation", "INSERT");
-	shape->metadata[1] = Metadata(relid, "operation", "UPDATE");
-	shape->metadata[2] = Metadata(relid, "operation", "DELETE");
 	MemoryContextSwitchTo(old);
 }
 
@@ -551,6 +548,25 @@ ShapeFor(FunctionCallInfo fcinfo, Relation rel, const char *key_name)
 	return shape;
 }
 
+/*
+ * The events' metadata for an operation, built when first needed: most
+ * statements do one thing, MERGE and INSERT ... ON CONFLICT may do more.
+ */
+static Jsonb *
+OperationMetadata(FunctionCallInfo fcinfo, RowShape *shape, int op)
+{
+	static const char *const names[3] = {"INSERT", "UPDATE", "DELETE"};
+
+	if (shape->metadata[op] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		shape->metadata[op] = Metadata(shape->relid, "operation", names[op]);
+		MemoryContextSwitchTo(old);
+	}
+	return shape->metadata[op];
+}
+
 /* Names of the columns whose values differ between the two rows, as jsonb. */
 static JsonbValue *
 Changed(JsonbParseState **state, HeapTuple old, HeapTuple new, TupleDesc desc, int *count)
@@ -625,12 +641,12 @@ es_capture_trigger(PG_FUNCTION_ARGS)
 		(void) EsAppendCaptured(StreamOf(shape, args[0], trig->tg_trigtuple, desc),
 								psprintf("%sCreated", args[2]),
 								OneRow("new", RowJsonb(shape, trig->tg_trigtuple, desc)),
-								shape->metadata[0]);
+								OperationMetadata(fcinfo, shape, 0));
 	else if (TRIGGER_FIRED_BY_DELETE(ev))
 		(void) EsAppendCaptured(StreamOf(shape, args[0], trig->tg_trigtuple, desc),
 								psprintf("%sDeleted", args[2]),
 								OneRow("old", RowJsonb(shape, trig->tg_trigtuple, desc)),
-								shape->metadata[2]);
+								OperationMetadata(fcinfo, shape, 2));
 	else
 	{
 		HeapTuple	old = trig->tg_trigtuple;
@@ -644,9 +660,9 @@ es_capture_trigger(PG_FUNCTION_ARGS)
 		{
 			/* A new key: the old row's stream ends, the new one's begins. */
 			(void) EsAppendCaptured(old_stream, psprintf("%sDeleted", args[2]),
-									OneRow("old", old_row), shape->metadata[1]);
+									OneRow("old", old_row), OperationMetadata(fcinfo, shape, 1));
 			(void) EsAppendCaptured(new_stream, psprintf("%sCreated", args[2]),
-									OneRow("new", new_row), shape->metadata[1]);
+									OneRow("new", new_row), OperationMetadata(fcinfo, shape, 1));
 		}
 		else
 		{
@@ -662,7 +678,7 @@ es_capture_trigger(PG_FUNCTION_ARGS)
 			data = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 			if (count > 0)
 				(void) EsAppendCaptured(new_stream, psprintf("%sUpdated", args[2]),
-										JsonbValueToJsonb(data), shape->metadata[1]);
+										JsonbValueToJsonb(data), OperationMetadata(fcinfo, shape, 1));
 		}
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);

@@ -160,7 +160,7 @@ extern void EsWakeWorkerAtCommit(void);
 
 /* upcast.c */
 extern bool EsUpcasting(void);
-extern int32 EsCurrentVersion(const char *event_type);
+extern int32 EsCurrentVersion(const text *event_type);
 extern void EsUpcast(Datum *values, bool *nulls);
 
 /* migration.c */

@@ -246,6 +246,7 @@ ApplyEvents(const Projection *p, FmgrInfo *flinfo, TupleDesc desc, SPITupleTable
 			bool		nulls[ES_EVENT_NATTS];
 			Oid			save_userid;
 			int			save_sec;
+			int			nestlevel = -1;
 			LOCAL_FCINFO(fcinfo, 1);
 
 			MemoryContextSwitchTo(evcxt);
@@ -263,22 +264,15 @@ ApplyEvents(const Projection *p, FmgrInfo *flinfo, TupleDesc desc, SPITupleTable
 				 * undoes both through the subtransaction's abort.  The
 				 * upcasters run the same way, before it.
 				 */
-				int			nestlevel;
-
 				SetUserIdAndSecContext(p->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 									   SECURITY_RESTRICTED_OPERATION);
 				nestlevel = NewGUCNestLevel();
-				EsUpcast(values, nulls);
-				fcinfo->args[0].value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-				(void) FunctionCallInvoke(fcinfo);
+			}
+			EsUpcast(values, nulls);
+			fcinfo->args[0].value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+			(void) FunctionCallInvoke(fcinfo);
+			if (as_owner)
 				AtEOXact_GUC(false, nestlevel);
-			}
-			else
-			{
-				EsUpcast(values, nulls);
-				fcinfo->args[0].value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-				(void) FunctionCallInvoke(fcinfo);
-			}
 			SetUserIdAndSecContext(save_userid, save_sec);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(evcxt);

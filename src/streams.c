@@ -311,7 +311,7 @@ AppendEvent(const char *stream, NewEvent *ev, bool has_expected, int64 expected,
 	int64		dup_position = 0;
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int32		version = EsCurrentVersion(text_to_cstring(ev->event_type));
+	int32		version = EsCurrentVersion(ev->event_type);
 
 	SPI_connect();
 	if (lock_stream)
@@ -424,7 +424,7 @@ EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *
 	values[3] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));
 	values[4] = CStringGetTextDatum(event_type);
 	values[5] = JsonbPGetDatum(metadata);
-	values[6] = Int32GetDatum(EsCurrentVersion(event_type));
+	values[6] = Int32GetDatum(EsCurrentVersion(DatumGetTextPP(values[4])));
 	rc = SPI_execute_plan(EsPreparedPlan(&import_plan), values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "import failed: %s", SPI_result_code_string(rc));
@@ -751,7 +751,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 	versions = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
-		versions[i] = Int32GetDatum(EsCurrentVersion(text_to_cstring(evs[i].event_type)));
+		versions[i] = Int32GetDatum(EsCurrentVersion(evs[i].event_type));
 		pos[i] = Int64GetDatum(positions[i]);
 		off[i] = Int64GetDatum(st.version + 1 + i);
 		types[i] = PointerGetDatum(evs[i].event_type);

@@ -19,9 +19,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -146,7 +146,7 @@ AddStep(const char *event_type, int32 from, const char *signature, bool with_met
 		c->steps = MemoryContextAlloc(cache_cxt, sizeof(UpcastStep) * c->allocated);
 	}
 	if (from != c->current && c->gap == 0)
-		c->gap = c->current;	/* rows come in order: a hole before this one */
+		c->gap = c->current;	/* steps come in order: a hole before this one */
 	if (c->nsteps == c->allocated)
 	{
 		c->allocated *= 2;
@@ -161,29 +161,24 @@ AddStep(const char *event_type, int32 from, const char *signature, bool with_met
 	c->current = from + 1;
 }
 
-/* Read es.upcasters into the cache. */
+/*
+ * Read es.upcasters into the cache, in primary key order: each type's steps
+ * come in version order.
+ */
 static void
 LoadChains(Oid relid)
 {
 	Relation	rel;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
+	Relation	index;
+	TupleDesc	desc;
+	SysScanDesc scan;
+	HeapTuple	tup;
 	Snapshot	snap;
 	HASHCTL		ctl;
 	AttrNumber	a_type,
 				a_from,
 				a_fn,
 				a_meta;
-	typedef struct Row
-	{
-		char	   *type;
-		int32		from;
-		char	   *fn;
-		bool		meta;
-	} Row;
-	Row		   *rows = NULL;
-	int			nrows = 0,
-				maxrows = 0;
 
 	if (!callback_registered)
 	{
@@ -199,57 +194,36 @@ LoadChains(Oid relid)
 	empty_object = NULL;
 	cache_relid = relid;
 
-	rel = table_open(relid, AccessShareLock);
-	a_type = get_attnum(relid, "event_type");
-	a_from = get_attnum(relid, "from_version");
-	a_fn = get_attnum(relid, "function");
-	a_meta = get_attnum(relid, "with_metadata");
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(rel, snap, 0, NULL);
-	slot = table_slot_create(rel, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-
-		if (nrows == maxrows)
-		{
-			maxrows = maxrows == 0 ? 16 : maxrows * 2;
-			rows = rows == NULL ? palloc(sizeof(Row) * maxrows) : repalloc(rows, sizeof(Row) * maxrows);
-		}
-		rows[nrows].type = TextDatumGetCString(slot_getattr(slot, a_type, &isnull));
-		rows[nrows].from = DatumGetInt32(slot_getattr(slot, a_from, &isnull));
-		rows[nrows].fn = TextDatumGetCString(slot_getattr(slot, a_fn, &isnull));
-		rows[nrows].meta = DatumGetBool(slot_getattr(slot, a_meta, &isnull));
-		nrows++;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snap);
-	table_close(rel, AccessShareLock);
-
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = ES_MAX_NAME_BYTES + 1;
 	ctl.entrysize = sizeof(UpcastChain);
 	ctl.hcxt = cache_cxt;
 	chains = hash_create("event_streaming upcasters", 64, &ctl,
 						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	/* In version order per type: a few rows, sorted by insertion. */
-	for (int i = 1; i < nrows; i++)
-	{
-		Row			r = rows[i];
-		int			j = i - 1;
 
-		while (j >= 0 && (strcmp(rows[j].type, r.type) > 0 ||
-						  (strcmp(rows[j].type, r.type) == 0 && rows[j].from > r.from)))
-		{
-			rows[j + 1] = rows[j];
-			j--;
-		}
-		rows[j + 1] = r;
+	rel = table_open(relid, AccessShareLock);
+	index = index_open(EsRelationOid("upcasters_pkey"), AccessShareLock);
+	desc = RelationGetDescr(rel);
+	a_type = get_attnum(relid, "event_type");
+	a_from = get_attnum(relid, "from_version");
+	a_fn = get_attnum(relid, "function");
+	a_meta = get_attnum(relid, "with_metadata");
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan_ordered(rel, index, snap, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+	{
+		bool		isnull;
+
+		AddStep(TextDatumGetCString(heap_getattr(tup, a_type, desc, &isnull)),
+				DatumGetInt32(heap_getattr(tup, a_from, desc, &isnull)),
+				TextDatumGetCString(heap_getattr(tup, a_fn, desc, &isnull)),
+				DatumGetBool(heap_getattr(tup, a_meta, desc, &isnull)));
 	}
-	for (int i = 0; i < nrows; i++)
-		AddStep(rows[i].type, rows[i].from, rows[i].fn, rows[i].meta);
-	if (nrows == 0)
+	systable_endscan_ordered(scan);
+	UnregisterSnapshot(snap);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	if (hash_get_num_entries(chains) == 0)
 		chains = NULL;
 	cache_valid = true;
 }
@@ -274,13 +248,13 @@ EsUpcasting(void)
 
 /* The version appends of this type are stamped with. */
 int32
-EsCurrentVersion(const char *event_type)
+EsCurrentVersion(const text *event_type)
 {
 	UpcastChain *c;
 
 	if (!EsUpcasting())
 		return 1;
-	c = FindChain(event_type, strlen(event_type));
+	c = FindChain(VARDATA_ANY(event_type), VARSIZE_ANY_EXHDR(event_type));
 	return c ? c->current : 1;
 }
 
