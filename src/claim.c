@@ -339,7 +339,7 @@ InsertDeadLetter(Datum *values, bool *nulls, const char *reason, TimestampTz now
 	argnulls[6] = ' ';
 
 	SPI_connect();
-	rc = SPI_execute_plan(EsPreparedPlan(&dead_letter_plan), args, argnulls, false, 0);
+	rc = EsRun(&dead_letter_plan, args, argnulls, false, InvalidSnapshot, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "dead-letter insert failed: %s", SPI_result_code_string(rc));
 	SPI_finish();

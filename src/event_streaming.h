@@ -72,6 +72,7 @@ extern int	es_retention_interval;
 extern bool es_projections_enabled;
 extern bool es_notify;
 extern int	es_projection_batch_size;
+extern int	es_max_payload_size;
 extern void EsGucInit(void);
 
 /* shmem.c */
@@ -87,6 +88,7 @@ extern void EsQueueWaitEnd(void);
 extern char *EsTextArgNotNull(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void EsValidateName(const char *name, const char *what);
 extern void EsValidateMetadata(Jsonb *metadata);
+extern void EsCheckPayloadSize(Datum value, const char *what);
 extern void EsValidateExpectedVersion(int64 expected);
 extern char *EsNameArg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int	EsMaxCountArg(FunctionCallInfo fcinfo, int argno);
@@ -105,7 +107,11 @@ typedef struct EsPlan
 } EsPlan;
 
 extern SPIPlanPtr EsPreparedPlan(EsPlan *p);
+extern int	EsRun(EsPlan *p, Datum *values, const char *nulls, bool read_only,
+				  Snapshot snap, long tcount);
+extern int	EsRunExtended(EsPlan *p, const SPIExecuteOptions *options);
 extern void EsExecute(EsPlan *p, Datum *values, const char *nulls, int expected_rc);
+extern Oid	EsCaller(void);
 extern Oid	EsRelationOid(const char *relname);
 extern bool EsHasColumn(const char *relname, const char *attname);
 

@@ -232,7 +232,7 @@ EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
 		options.read_only = true;	/* run with the active snapshot: ours */
 		options.dest = dest;
 		PushActiveSnapshot(snap);
-		rc = SPI_execute_plan_extended(EsPreparedPlan(p), &options);
+		rc = EsRunExtended(p, &options);
 		PopActiveSnapshot();
 		UnregisterSnapshot(snap);
 		dest->rDestroy(dest);
@@ -241,8 +241,7 @@ EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
 		return SPI_processed;
 	}
 
-	rc = SPI_execute_snapshot(EsPreparedPlan(ReadPlan(mask, true)), values, nulls,
-							  snap, InvalidSnapshot, true, false, 0);
+	rc = EsRun(ReadPlan(mask, true), values, nulls, true, snap, 0);
 	UnregisterSnapshot(snap);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "global read failed: %s", SPI_result_code_string(rc));
@@ -300,8 +299,7 @@ EsSettledPosition(void)
 		bool		isnull;
 		Datum		d;
 
-		if (SPI_execute_snapshot(EsPreparedPlan(&last_position_plan), NULL, NULL,
-								 snap, InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		if (EsRun(&last_position_plan, NULL, NULL, true, snap, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the last global position");
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		pos = isnull ? 0 : DatumGetInt64(d);

@@ -21,6 +21,7 @@ int			es_retention_interval = 60;
 bool		es_projections_enabled = true;
 bool		es_notify = false;
 int			es_projection_batch_size = 1000;
+int			es_max_payload_size = 16384;	/* kB */
 
 /*
  * Define the settings and reserve the prefix, so that a misspelt
@@ -131,6 +132,14 @@ EsGucInit(void)
 							&es_projection_batch_size,
 							1000, 1, 100000,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("event_streaming.max_payload_size",
+							"Largest JSON value one event or message may carry.",
+							"Caps each of an event's data and metadata and a message's payload and headers, as given to es.append*, es.enqueue*.",
+							&es_max_payload_size,
+							16384, 1, 1048576,
+							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("event_streaming");

@@ -675,7 +675,7 @@ es_projection_catalog_guard(PG_FUNCTION_ARGS)
 		HeapTuple	tup = i == 0 ? result : trig->tg_trigtuple;
 		Oid			owner = DatumGetObjectId(heap_getattr(tup, owner_att, desc, &isnull));
 
-		if (isnull || !has_privs_of_role(GetUserId(), owner))
+		if (isnull || !has_privs_of_role(EsCaller(), owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be a member of the owner of a %s to write it", what),

@@ -132,8 +132,7 @@ RunWrite(EsPlan *p, Datum *values, const char *nulls, int expected_rc)
 	int			rc;
 
 	CommandCounterIncrement();
-	rc = SPI_execute_snapshot(EsPreparedPlan(p), values, nulls, GetLatestSnapshot(),
-							  InvalidSnapshot, false, true, 0);
+	rc = EsRun(p, values, nulls, false, GetLatestSnapshot(), 0);
 
 	if (rc != expected_rc)
 		elog(ERROR, "queue statement failed: %s", SPI_result_code_string(rc));
@@ -393,6 +392,7 @@ ReadEnqueueArgs(FunctionCallInfo fcinfo, EnqueueArgs *a)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("message headers must be a JSON object")));
 		a->headers = PG_GETARG_DATUM(2);
+		EsCheckPayloadSize(a->headers, "message headers");
 	}
 	a->delay = EsIntervalArg(fcinfo, 3, "delay", true, ES_MAX_DELAY, "7 days");
 	a->group_key = 0;
@@ -465,6 +465,8 @@ es_enqueue(PG_FUNCTION_ARGS)
 				 errmsg("message payload must not be null"),
 				 errhint("Use '{}' or 'null'::jsonb for a message without a payload.")));
 
+	EsCheckPayloadSize(PG_GETARG_DATUM(1), "message payload");
+
 	SPI_connect();
 	PrepareEnqueue(&a, &q, values, nulls);
 	values[5] = PG_GETARG_DATUM(1);
@@ -519,6 +521,15 @@ es_enqueue_batch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("payloads must not contain null"),
 				 errhint("Use '{}' or 'null'::jsonb for a message without a payload.")));
+	{
+		ArrayIterator it = array_create_iterator(payloads, 0, NULL);
+		Datum		payload;
+		bool		isnull;
+
+		while (array_iterate(it, &payload, &isnull))
+			EsCheckPayloadSize(payload, "message payload");
+		array_free_iterator(it);
+	}
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC | MAT_SRF_BLESS);
 	SPI_connect();

@@ -58,7 +58,7 @@ static EsPlan version_plan = {
 static void
 RunRead(EsPlan *p, Datum *values)
 {
-	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, NULL, true, 0);
+	int			rc = EsRun(p, values, NULL, true, InvalidSnapshot, 0);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "stream read failed: %s", SPI_result_code_string(rc));

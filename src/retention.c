@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -31,6 +32,9 @@
 
 /* Most targets one step looks at, so a step stays short with many streams. */
 #define TARGETS_PER_STEP 1000
+
+/* Set while a retention pass deletes events: the one change es.events allows. */
+static bool removing_events = false;
 
 static EsPlan next_queue_plan = {
 	.sql = "SELECT queue, queue_id, max_age, max_count, dead_letter_max_age,"
@@ -337,8 +341,42 @@ SweepStream(EsSweep *s, int64 budget)
 
 	values[1] = Int64GetDatum(first);
 	values[2] = Int64GetDatum(cut);
-	EsExecute(&truncate_plan, values, NULL, SPI_OK_SELECT);
+	removing_events = true;
+	PG_TRY();
+	{
+		EsExecute(&truncate_plan, values, NULL, SPI_OK_SELECT);
+	}
+	PG_FINALLY();
+	{
+		removing_events = false;
+	}
+	PG_END_TRY();
 	return DatumGetInt64(Value(1, &isnull));
+}
+
+/*
+ * es.events_guard(): the statement trigger that keeps es.events append-only.
+ * It refuses every UPDATE and TRUNCATE, and every DELETE but retention's,
+ * whoever runs it (the table's owner too; a superuser can disable it).
+ */
+PG_FUNCTION_INFO_V1(es_events_guard);
+Datum
+es_events_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trig = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trig->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trig->tg_event))
+		elog(ERROR, "es.events_guard must run as a statement trigger before the change");
+	if (!(TRIGGER_FIRED_BY_DELETE(trig->tg_event) && removing_events))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("events are append-only"),
+				 errdetail("%s of es.events is refused; only retention removes events.",
+						   TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? "UPDATE" :
+						   TRIGGER_FIRED_BY_DELETE(trig->tg_event) ? "DELETE" : "TRUNCATE"),
+				 errhint("Set a retention policy with es.configure or es.configure_category.")));
+	return PointerGetDatum(NULL);
 }
 
 /* Expire the queue's waiting messages past max_age, then past max_count. */

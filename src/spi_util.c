@@ -6,12 +6,21 @@
  * included, as OPERATOR(pg_catalog.=)), prepared on first use and kept for
  * the life of the backend, so a hot path plans nothing and a hostile
  * search_path changes nothing.  Values always travel as parameters.
+ *
+ * The statements run as the owner of schema es (the role that created the
+ * extension): EXECUTE on an es function is the right to do what it does, and
+ * no role needs privileges on es's tables.  Only these fixed statements run
+ * so; user code (projection handlers, upcasters, data-migration steps, the
+ * output functions of captured rows) runs as its caller or its owner.
  */
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "event_streaming.h"
 
@@ -34,6 +43,117 @@ EsPreparedPlan(EsPlan *p)
 	return p->plan;
 }
 
+/* The role that called the API, while its statements run as es's owner. */
+static Oid	es_caller = InvalidOid;
+
+/*
+ * Who is acting: the caller of the API function, also inside the statements
+ * it runs as es's owner (for the triggers on es's tables that check rights).
+ */
+Oid
+EsCaller(void)
+{
+	return OidIsValid(es_caller) ? es_caller : GetUserId();
+}
+
+/* The owner of schema es. */
+static Oid
+SchemaOwner(void)
+{
+	Oid			nsp = get_namespace_oid("es", false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The user to come back to after a statement run as es's owner. */
+typedef struct SavedUser
+{
+	Oid			userid;
+	int			sec_context;
+	Oid			caller;
+} SavedUser;
+
+/*
+ * Become the owner of schema es, as a restricted operation (like a
+ * maintenance command run as a table's owner).
+ */
+static void
+BecomeOwner(SavedUser *saved)
+{
+	Oid			owner = SchemaOwner();
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	saved->caller = es_caller;
+	if (!OidIsValid(es_caller))
+		es_caller = saved->userid;
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+RestoreUser(const SavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+	es_caller = saved->caller;
+}
+
+/*
+ * Run a saved plan as the owner of schema es; the user is restored when it
+ * returns or fails.  snap: InvalidSnapshot for the current snapshot rules,
+ * else the snapshot to run under.  Returns SPI's result code.
+ */
+int
+EsRun(EsPlan *p, Datum *values, const char *nulls, bool read_only,
+	  Snapshot snap, long tcount)
+{
+	SPIPlanPtr	plan = EsPreparedPlan(p);
+	SavedUser	saved;
+	volatile int rc;
+
+	BecomeOwner(&saved);
+	PG_TRY();
+	{
+		if (snap == InvalidSnapshot)
+			rc = SPI_execute_plan(plan, values, nulls, read_only, tcount);
+		else
+			rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
+									  read_only, true, tcount);
+	}
+	PG_FINALLY();
+	{
+		RestoreUser(&saved);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* EsRun with SPI_execute_plan_extended's options (params, dest...). */
+int
+EsRunExtended(EsPlan *p, const SPIExecuteOptions *options)
+{
+	SPIPlanPtr	plan = EsPreparedPlan(p);
+	SavedUser	saved;
+	volatile int rc;
+
+	BecomeOwner(&saved);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan_extended(plan, options);
+	}
+	PG_FINALLY();
+	{
+		RestoreUser(&saved);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
 /*
  * Run a saved plan under the current snapshot rules (a new snapshot per
  * statement in READ COMMITTED), failing unless it returns expected_rc.
@@ -41,7 +161,7 @@ EsPreparedPlan(EsPlan *p)
 void
 EsExecute(EsPlan *p, Datum *values, const char *nulls, int expected_rc)
 {
-	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, nulls, false, 0);
+	int			rc = EsRun(p, values, nulls, false, InvalidSnapshot, 0);
 
 	if (rc != expected_rc)
 		elog(ERROR, "statement failed: %s: %s", SPI_result_code_string(rc), p->sql);

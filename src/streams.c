@@ -146,9 +146,7 @@ EsLockStream(const char *name, LOCKMODE mode)
 static void
 RunLookup(EsPlan *p, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_snapshot(EsPreparedPlan(p), values, nulls,
-										  GetLatestSnapshot(), InvalidSnapshot,
-										  false, false, 0);
+	int			rc = EsRun(p, values, nulls, false, GetLatestSnapshot(), 0);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "stream look-up failed: %s", SPI_result_code_string(rc));
@@ -157,7 +155,7 @@ RunLookup(EsPlan *p, Datum *values, const char *nulls)
 static void
 RunWrite(EsPlan *p, Datum *values, const char *nulls, int expected)
 {
-	int			rc = SPI_execute_plan(EsPreparedPlan(p), values, nulls, false, 0);
+	int			rc = EsRun(p, values, nulls, false, InvalidSnapshot, 0);
 
 	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) expected)
 		elog(ERROR, "event insert failed: %s", SPI_result_code_string(rc));
@@ -269,9 +267,11 @@ ReadAppendArgs(FunctionCallInfo fcinfo, char **stream, NewEvent *ev,
 				 errmsg("event data must not be null"),
 				 errhint("Use '{}' or 'null'::jsonb for an event without data.")));
 	ev->data = PG_GETARG_DATUM(2);
+	EsCheckPayloadSize(ev->data, "event data");
 	ev->metadata = 0;
 	if (!PG_ARGISNULL(3))
 	{
+		EsCheckPayloadSize(PG_GETARG_DATUM(3), "event metadata");
 		EsValidateMetadata(PG_GETARG_JSONB_P(3));
 		ev->metadata = PG_GETARG_DATUM(3);
 	}
@@ -425,7 +425,7 @@ EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *
 	values[4] = CStringGetTextDatum(event_type);
 	values[5] = JsonbPGetDatum(metadata);
 	values[6] = Int32GetDatum(EsCurrentVersion(DatumGetTextPP(values[4])));
-	rc = SPI_execute_plan(EsPreparedPlan(&import_plan), values, NULL, false, 0);
+	rc = EsRun(&import_plan, values, NULL, false, InvalidSnapshot, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "import failed: %s", SPI_result_code_string(rc));
 	return (int64) SPI_processed;
@@ -520,6 +520,7 @@ ParseBatchEvent(JsonbValue *elem, int index, NewEvent *ev)
 		else if (strcmp(key, "data") == 0)
 		{
 			ev->data = JsonbPGetDatum(JsonbValueToJsonb(&v));
+			EsCheckPayloadSize(ev->data, "event data");
 			have_data = true;
 		}
 		else if (strcmp(key, "metadata") == 0)
@@ -529,6 +530,7 @@ ParseBatchEvent(JsonbValue *elem, int index, NewEvent *ev)
 			if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
 				BatchError(index, "\"metadata\" must be a JSON object or null.");
 			ev->metadata = JsonbPGetDatum(JsonbValueToJsonb(&v));
+			EsCheckPayloadSize(ev->metadata, "event metadata");
 		}
 		else if (strcmp(key, "id") == 0)
 		{

@@ -9,6 +9,7 @@
 
 #include "common/int.h"
 #include "mb/pg_wchar.h"
+#include "access/detoast.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -64,6 +65,25 @@ EsValidateMetadata(Jsonb *metadata)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("event metadata must be a JSON object")));
+}
+
+/*
+ * A JSON value given to an append or an enqueue ("what" names it): at most
+ * event_streaming.max_payload_size, measured uncompressed without
+ * detoasting it.
+ */
+void
+EsCheckPayloadSize(Datum value, const char *what)
+{
+	Size		size = toast_raw_datum_size(value);
+
+	if (size > (Size) es_max_payload_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too large", what),
+				 errdetail("It is %zu bytes; the limit is %zu bytes.",
+						   size, (Size) es_max_payload_size * 1024),
+				 errhint("Raise event_streaming.max_payload_size, or keep large content elsewhere and refer to it.")));
 }
 
 /* NULL means any version; -1 means no stream; n >= 0 an exact version. */

@@ -8,7 +8,7 @@ SET intervalstyle = postgres;  -- pg_regress sets postgres_verbose; defaults rea
 \pset format unaligned
 \pset tuples_only true
 
-SELECT plan(160);
+SELECT plan(164);
 
 SELECT has_schema('es');
 SELECT has_table('es', 'events', 'es.events exists');
@@ -187,7 +187,9 @@ SELECT functions_are('es', ARRAY['ack', 'append', 'append_batch', 'append_event'
   -- 0.5.0
   'register_upcaster', 'drop_upcaster', 'upcasters_changed', 'read_stream_raw',
   'register_data_migration', 'drop_data_migration', 'run_data_migrations', 'request_data_migrations',
-  'import_table', 'capture_table', 'uncapture_table', 'capture_trigger'],
+  'import_table', 'capture_table', 'uncapture_table', 'capture_trigger',
+  -- 0.6.0
+  'events_guard'],
   'the API functions, no others');
 -- Nothing new is granted to PUBLIC.
 SELECT is((SELECT count(*)::int FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -327,5 +329,18 @@ SELECT is((SELECT count(*)::int FROM pg_class c
                             'es.captured_tables'::regclass)
               AND NOT has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')),
           5, 'none of the tables and views of 0.5.0 is granted to PUBLIC');
+
+-- 0.6.0: stored events are append-only.
+SELECT has_trigger('es', 'events', 'events_append_only', 'es.events is guarded');
+SELECT is((SELECT tgtype::int FROM pg_trigger WHERE tgname = 'events_append_only'
+                                                AND tgrelid = 'es.events'::regclass),
+          2 | 8 | 16 | 32, 'a statement trigger before UPDATE, DELETE and TRUNCATE');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.oid = 'es.events_guard()'::regprocedure
+              AND NOT p.prosecdef AND NOT has_function_privilege('public', p.oid, 'EXECUTE')),
+          1, 'es.events_guard is not SECURITY DEFINER or executable by PUBLIC');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.pronamespace = 'es'::regnamespace AND p.prosecdef),
+          0, 'no es function is SECURITY DEFINER');
 
 SELECT * FROM finish();
