@@ -80,8 +80,8 @@ EsCheckPayloadSize(Datum value, const char *what)
 	if (size > (Size) es_max_payload_size * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s is too large", what),
-				 errdetail("It is %zu bytes; the limit is %zu bytes.",
+				 errmsg("size of %s exceeds the limit", what),
+				 errdetail("It is %zu bytes; event_streaming.max_payload_size is %zu bytes.",
 						   size, (Size) es_max_payload_size * 1024),
 				 errhint("Raise event_streaming.max_payload_size, or keep large content elsewhere and refer to it.")));
 }
