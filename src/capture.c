@@ -174,6 +174,19 @@ UniqueAlone(Relation rel, AttrNumber attnum)
 	return found;
 }
 
+/* Open a table given by OID, which may not exist (42P01, not an internal error). */
+static Relation
+OpenTable(Oid relid, LOCKMODE mode)
+{
+	Relation	rel = try_table_open(relid, mode);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u does not exist", relid)));
+	return rel;
+}
+
 /*
  * Check that rel can be imported or captured and find its key column (the
  * primary key's, or id_column).  Returns the key column's name.
@@ -287,12 +300,15 @@ StreamOf(const RowShape *shape, const char *prefix, HeapTuple tup, TupleDesc des
 {
 	bool		isnull;
 	Datum		key = heap_getattr(tup, shape->key, desc, &isnull);
+	char	   *stream;
 
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("key column of table \"%s\" is null", get_rel_name(shape->relid))));
-	return psprintf("%s-%s", prefix, OutputFunctionCall((FmgrInfo *) &shape->key_out, key));
+	stream = psprintf("%s-%s", prefix, OutputFunctionCall((FmgrInfo *) &shape->key_out, key));
+	EsValidateName(stream, "stream name");
+	return stream;
 }
 
 static Jsonb *
@@ -367,7 +383,7 @@ es_import_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("table \"%s\" has row-level security for the current user", get_rel_name(relid)),
 				 errdetail("An import must see every row.")));
-	rel = table_open(relid, ShareLock);
+	rel = OpenTable(relid, ShareLock);
 	key_name = CheckTable(rel, id_column);
 	metadata = Metadata(relid, "operation", "IMPORT");
 	leaves = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
@@ -440,7 +456,7 @@ es_import_table(PG_FUNCTION_ARGS)
 static Relation
 OpenOwnTable(Oid relid, LOCKMODE mode)
 {
-	Relation	rel = table_open(relid, mode);
+	Relation	rel = OpenTable(relid, mode);
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(rel->rd_rel->relkind),
@@ -617,7 +633,9 @@ es_capture_trigger(PG_FUNCTION_ARGS)
 	TriggerEvent ev;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "es.capture_trigger must run as a trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.capture_trigger must run as a trigger")));
 	ev = trig->tg_event;
 	rel = trig->tg_relation;
 	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
@@ -629,7 +647,10 @@ es_capture_trigger(PG_FUNCTION_ARGS)
 				 errhint("DELETE the rows, or call es.uncapture_table first.")));
 	if (!TRIGGER_FIRED_FOR_ROW(ev) || !TRIGGER_FIRED_AFTER(ev) ||
 		trig->tg_trigger->tgnargs != 3)
-		elog(ERROR, "es.capture_trigger must run after each row, with three arguments");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.capture_trigger must run after each row, with three arguments"),
+				 errhint("Use es.capture_table to install it.")));
 	args = trig->tg_trigger->tgargs;
 	desc = RelationGetDescr(rel);
 	shape = ShapeFor(fcinfo, rel, args[1]);

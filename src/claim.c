@@ -985,6 +985,8 @@ es_nack(PG_FUNCTION_ARGS)
 	req.requeue = PG_GETARG_BOOL(3);
 	req.delay = EsIntervalArg(fcinfo, 4, "delay", true, ES_MAX_DELAY, "7 days");
 	req.error = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	if (req.error != 0)
+		EsCheckPayloadSize(req.error, "error text");
 	PG_RETURN_BOOL(Settle(fcinfo, &req));
 }
 

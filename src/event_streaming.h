@@ -151,6 +151,7 @@ typedef struct EsFilter
 } EsFilter;
 
 extern void EsParseSource(const char *source, EsFilter *f);
+extern void EsParseNewSource(const char *source, EsFilter *f);
 extern bool EsReadFillsDirectly(void);
 extern uint64 EsReadGlobal(const EsFilter *f, int64 after, int max_count, int64 *horizon,
 						   Tuplestorestate *into);
@@ -189,6 +190,7 @@ extern int64 EsProjectionRun(const char *name, int max_events, bool worker);
 
 /* queue.c */
 extern bool EsLookupQueue(const char *name, EsQueue *q, bool missing_ok);
+extern bool EsIsQueue(const char *name);
 
 /* retention.c: a sweep's phases, in the order they run */
 typedef enum EsSweepPhase

@@ -108,6 +108,18 @@ EsParseSource(const char *source, EsFilter *f)
 		f->category = pstrdup(source);
 }
 
+/* EsParseSource for a new subscription or projection: not a queue's name. */
+void
+EsParseNewSource(const char *source, EsFilter *f)
+{
+	EsParseSource(source, f);
+	if (f->stream != NULL && EsIsQueue(f->stream))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is a queue", source),
+				 errhint("Subscriptions and projections read persistent streams; consume a queue with es.dequeue.")));
+}
+
 /* A text[] argument without NULL elements, or NULL. */
 static ArrayType *
 TextArrayArg(FunctionCallInfo fcinfo, int argno, const char *what)
@@ -377,6 +389,20 @@ es_read_all(PG_FUNCTION_ARGS)
 	max_count = EsMaxCountArg(fcinfo, 1);
 	memset(&f, 0, sizeof(f));
 	f.categories = TextArrayArg(fcinfo, 2, "categories");
+	if (f.categories != NULL)
+	{
+		ArrayIterator it = array_create_iterator(f.categories, 0, NULL);
+		Datum		c;
+		bool		isnull;
+
+		while (array_iterate(it, &c, &isnull))
+			if (strchr(TextDatumGetCString(c), '-') != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("category \"%s\" contains '-'", TextDatumGetCString(c)),
+						 errhint("A category is the part of a stream name before its first '-'.")));
+		array_free_iterator(it);
+	}
 	f.event_types = TextArrayArg(fcinfo, 3, "event_types");
 	/* One element: the plan that can walk an index in position order. */
 	if (f.categories && ArrayGetNItems(ARR_NDIM(f.categories), ARR_DIMS(f.categories)) == 1)

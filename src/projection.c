@@ -481,7 +481,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 	EsFilter	f;
 	Datum		values[6];
 
-	EsParseSource(source, &f);
+	EsParseNewSource(source, &f);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -619,6 +619,12 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 			char	   *relname = OidIsValid(rel) ? get_rel_name(rel) : NULL;
 			char	   *nspname = OidIsValid(rel) ? get_namespace_name(get_rel_namespace(rel)) : NULL;
 
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("the tables to clear must not contain null"),
+						 errdetail("Element %d of the array is null.", i + 1)));
+
 			if (relname == NULL || nspname == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -662,7 +668,9 @@ es_projection_catalog_guard(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event) ||
 		!TRIGGER_FIRED_BEFORE(trig->tg_event))
-		elog(ERROR, "es.projection_catalog_guard must run as a row trigger before the change");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.projection_catalog_guard must run as a row trigger before the change")));
 	/* The kind of row, for the message: the trigger's argument. */
 	what = trig->tg_trigger->tgnargs > 0 ? trig->tg_trigger->tgargs[0] : "projection";
 	desc = RelationGetDescr(trig->tg_relation);

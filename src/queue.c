@@ -163,6 +163,16 @@ NameKind(const char *name, Snapshot snap)
  * name is always one.
  */
 bool
+EsIsQueue(const char *name)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	char	   *kind = NameKind(name, snap);
+
+	UnregisterSnapshot(snap);
+	return kind != NULL && strcmp(kind, ES_KIND_EPHEMERAL) == 0;
+}
+
+bool
 EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 {
 	static const AttrNumber atts[] = {Anum_queues_queue_id,

@@ -116,6 +116,15 @@ static EsPlan import_plan = {
 		JSONBOID, INT4OID}
 };
 
+/* The first of the names $1 that is not a persistent stream's. */
+static EsPlan import_kind_plan = {
+	.sql = "SELECT stream FROM es.stream_catalog"
+	" WHERE stream OPERATOR(pg_catalog.=) ANY ($1)"
+	"   AND kind OPERATOR(pg_catalog.<>) 'persistent' LIMIT 1",
+	.nargs = 1,
+	.argtypes = {TEXTARRAYOID}
+};
+
 /*
  * Lock a stream or queue name for the rest of the transaction.
  *
@@ -419,6 +428,14 @@ EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *
 		EsNoteAppend(TextDatumGetCString(streams[i]), positions[i]);
 	}
 	values[0] = PointerGetDatum(construct_array(streams, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (EsRun(&import_kind_plan, values, NULL, false, GetLatestSnapshot(), 1) != SPI_OK_SELECT)
+		elog(ERROR, "import look-up failed");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a queue, not a persistent stream",
+						TextDatumGetCString(Column(0, 1))),
+				 errhint("Choose a stream prefix that no queue name starts with.")));
 	values[1] = PointerGetDatum(construct_array(pos, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(id_datums, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	values[3] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));

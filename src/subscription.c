@@ -12,12 +12,24 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
 #include "event_streaming.h"
 
 #define MAX_MEMBERS 1024
+
+/* A number of members of a consumer group: 1 .. MAX_MEMBERS. */
+static void
+CheckMembers(int32 members)
+{
+	if (members < 1 || members > MAX_MEMBERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("members must be between 1 and %d", MAX_MEMBERS),
+				 errdetail("Got %d.", members)));
+}
 
 static EsPlan lookup_plan = {
 	.sql = "SELECT source, members FROM es.subscription_catalog"
@@ -153,17 +165,13 @@ es_create_subscription(PG_FUNCTION_ARGS)
 	EsFilter	f;
 	Datum		values[3];
 
-	EsParseSource(source, &f);
+	EsParseNewSource(source, &f);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("members must not be null")));
 	members = PG_GETARG_INT32(3);
-	if (members < 1 || members > MAX_MEMBERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("members must be between 1 and %d", MAX_MEMBERS),
-				 errdetail("Got %d.", members)));
+	CheckMembers(members);
 
 	SPI_connect();
 	values[0] = CStringGetTextDatum(name);
@@ -300,4 +308,24 @@ es_drop_subscription(PG_FUNCTION_ARGS)
 				 errmsg("subscription \"%s\" does not exist", name)));
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * es.member_of(stream, members) → the member (0 .. members - 1) of a group
+ * of members consumers that the stream belongs to: its name's hash modulo
+ * members.  The hash is hashtextextended(stream, 0), as 0.4.0's SQL
+ * function had it, so members keep their streams across the upgrade.
+ */
+PG_FUNCTION_INFO_V1(es_member_of);
+Datum
+es_member_of(PG_FUNCTION_ARGS)
+{
+	int32		members = PG_GETARG_INT32(1);
+	int64		h;
+
+	CheckMembers(members);
+	/* Any deterministic collation hashes the bytes; C is one. */
+	h = DatumGetInt64(DirectFunctionCall2Coll(hashtextextended, C_COLLATION_OID,
+											  PG_GETARG_DATUM(0), Int64GetDatum(0)));
+	PG_RETURN_INT32((int32) (((h % members) + members) % members));
 }

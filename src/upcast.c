@@ -369,7 +369,9 @@ es_upcasters_changed(PG_FUNCTION_ARGS)
 	TriggerData *trig = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "es.upcasters_changed must run as a trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.upcasters_changed must run as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trig->tg_relation));
 	return PointerGetDatum(NULL);
 }
