@@ -289,7 +289,7 @@ EsEventValues(SPITupleTable *tt, uint64 i, Datum *values, bool *nulls)
 }
 
 static EsPlan last_position_plan = {
-	.sql = "SELECT max(global_position) FROM es.events",
+	.sql = "SELECT pg_catalog.max(global_position) FROM es.events",
 	.nargs = 0
 };
 

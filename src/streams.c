@@ -110,7 +110,7 @@ static EsPlan import_plan = {
 	" SELECT u.p, u.s, 0, u.i, $5, u.d, $6, $7"
 	"   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 	"                   pg_catalog.unnest($4)) AS u(s, p, i, d)"
-	"  WHERE u.s IN (SELECT n.stream FROM new n)",
+	"  WHERE u.s OPERATOR(pg_catalog.=) ANY (SELECT n.stream FROM new n)",
 	.nargs = 7,
 	.argtypes = {TEXTARRAYOID, INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID, TEXTOID,
 		JSONBOID, INT4OID}
