@@ -26,8 +26,9 @@
  * of the stream's end (latest snapshot) then sees its event.  So a bulk
  * change of a million rows takes no million locks.  Appending to a captured
  * stream by other means can still race; the unique (stream, stream_offset)
- * key then refuses one of the two.  The trigger appends as the table's
- * owner: writers of the table need no rights on schema es.
+ * key then refuses one of the two.  Writers of the table need no rights
+ * on schema es: the events are built as the table's owner and appended,
+ * like every append, by statements run as es's owner.
  */
 #include "postgres.h"
 
@@ -619,45 +620,16 @@ Changed(JsonbParseState **state, HeapTuple old, HeapTuple new, TupleDesc desc, i
  * es.capture_trigger(stream_prefix, key column, event type prefix): after
  * each row inserted, updated or deleted; before TRUNCATE, to refuse it.
  */
-PG_FUNCTION_INFO_V1(es_capture_trigger);
-Datum
-es_capture_trigger(PG_FUNCTION_ARGS)
+/*
+ * The events of one row change: Created, Deleted, or Updated (with what
+ * changed), or Deleted and Created when the key changed.
+ */
+static void
+CaptureChange(FunctionCallInfo fcinfo, TriggerData *trig, RowShape *shape, char **args,
+			  TupleDesc desc)
 {
-	TriggerData *trig = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	char	  **args;
-	RowShape   *shape;
-	Oid			save_userid;
-	int			save_sec;
-	TriggerEvent ev;
+	TriggerEvent ev = trig->tg_event;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("es.capture_trigger must run as a trigger")));
-	ev = trig->tg_event;
-	rel = trig->tg_relation;
-	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot truncate table \"%s\": its changes are captured as events",
-						RelationGetRelationName(rel)),
-				 errdetail("TRUNCATE would remove the rows without Deleted events."),
-				 errhint("DELETE the rows, or call es.uncapture_table first.")));
-	if (!TRIGGER_FIRED_FOR_ROW(ev) || !TRIGGER_FIRED_AFTER(ev) ||
-		trig->tg_trigger->tgnargs != 3)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("es.capture_trigger must run after each row, with three arguments"),
-				 errhint("Use es.capture_table to install it.")));
-	args = trig->tg_trigger->tgargs;
-	desc = RelationGetDescr(rel);
-	shape = ShapeFor(fcinfo, rel, args[1]);
-
-	/* Append as the table's owner, who installed the capture. */
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(rel->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (TRIGGER_FIRED_BY_INSERT(ev))
 		(void) EsAppendCaptured(StreamOf(shape, args[0], trig->tg_trigtuple, desc),
 								psprintf("%sCreated", args[2]),
@@ -702,6 +674,68 @@ es_capture_trigger(PG_FUNCTION_ARGS)
 										JsonbValueToJsonb(data), OperationMetadata(fcinfo, shape, 1));
 		}
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/* CaptureChange as role, which is restored when it returns or fails. */
+static void
+CaptureAs(Oid role, FunctionCallInfo fcinfo, TriggerData *trig, RowShape *shape, char **args,
+		  TupleDesc desc)
+{
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		CaptureChange(fcinfo, trig, shape, args, desc);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(es_capture_trigger);
+Datum
+es_capture_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trig = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	char	  **args;
+	RowShape   *shape;
+	TriggerEvent ev;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.capture_trigger must run as a trigger")));
+	ev = trig->tg_event;
+	rel = trig->tg_relation;
+	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot truncate table \"%s\": its changes are captured as events",
+						RelationGetRelationName(rel)),
+				 errdetail("TRUNCATE would remove the rows without Deleted events."),
+				 errhint("DELETE the rows, or call es.uncapture_table first.")));
+	if (!TRIGGER_FIRED_FOR_ROW(ev) || !TRIGGER_FIRED_AFTER(ev) ||
+		trig->tg_trigger->tgnargs != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.capture_trigger must run after each row, with three arguments"),
+				 errhint("Use es.capture_table to install it.")));
+	args = trig->tg_trigger->tgargs;
+	desc = RelationGetDescr(rel);
+	shape = ShapeFor(fcinfo, rel, args[1]);
+
+	/*
+	 * Build the events as the table's owner, who installed the capture (the
+	 * rows' output functions run with its rights); the append itself runs
+	 * as es's owner, like every statement on es's tables.
+	 */
+	CaptureAs(rel->rd_rel->relowner, fcinfo, trig, shape, args, desc);
 	return PointerGetDatum(NULL);
 }

@@ -78,9 +78,10 @@ static EsPlan fail_plan = {
 	"       last_sqlstate = CASE WHEN name OPERATOR(pg_catalog.=) $1 THEN $3 ELSE last_sqlstate END,"
 	"       requested_at = NULL"
 	" WHERE name OPERATOR(pg_catalog.=) $1"
-	"    OR (requested_at IS NOT NULL AND pg_catalog.pg_has_role(owner, 'USAGE'))",
-	.nargs = 3,
-	.argtypes = {TEXTOID, TEXTOID, TEXTOID}
+	"    OR (requested_at IS NOT NULL"
+	"        AND pg_catalog.pg_has_role($4, owner::pg_catalog.oid, 'USAGE'))",
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID, OIDOID}
 };
 
 static EsPlan taken_plan = {
@@ -112,8 +113,10 @@ static EsPlan delete_plan = {
 
 static EsPlan request_plan = {
 	.sql = "UPDATE es.data_migration_catalog SET requested_at = pg_catalog.now()"
-	" WHERE status OPERATOR(pg_catalog.<>) 'finished' AND pg_catalog.pg_has_role(owner, 'USAGE')",
-	.nargs = 0
+	" WHERE status OPERATOR(pg_catalog.<>) 'finished'"
+	"   AND pg_catalog.pg_has_role($1, owner::pg_catalog.oid, 'USAGE')",
+	.nargs = 1,
+	.argtypes = {OIDOID}
 };
 
 static EsPlan requested_plan = {
@@ -214,7 +217,7 @@ EsMigrationRun(const EsMigrationStep *step, bool as_owner, MemoryContext cxt)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			runner = as_owner ? step->owner : GetUserId();
 	ErrorData  *volatile error = NULL;
-	Datum		values[3];
+	Datum		values[4];
 
 	if (!OidIsValid(step->proc))
 		error = CannotRun(ERRCODE_UNDEFINED_FUNCTION, "procedure %s does not exist",
@@ -271,6 +274,7 @@ EsMigrationRun(const EsMigrationStep *step, bool as_owner, MemoryContext cxt)
 	}
 	values[1] = CStringGetTextDatum(error->message ? error->message : "(no message)");
 	values[2] = CStringGetTextDatum(unpack_sql_state(error->sqlerrcode));
+	values[3] = ObjectIdGetDatum(GetUserId());	/* the runner, not es's owner */
 	EsExecute(&fail_plan, values, NULL, SPI_OK_UPDATE);
 	return error;
 }
@@ -447,9 +451,10 @@ Datum
 es_request_data_migrations(PG_FUNCTION_ARGS)
 {
 	int64		n;
+	Datum		caller = ObjectIdGetDatum(GetUserId());
 
 	SPI_connect();
-	EsExecute(&request_plan, NULL, NULL, SPI_OK_UPDATE);
+	EsExecute(&request_plan, &caller, NULL, SPI_OK_UPDATE);
 	n = (int64) SPI_processed;
 	SPI_finish();
 	if (n > 0)

@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "parser/parse_func.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -315,6 +316,22 @@ Fail(const char *name, const char *error, int64 at)
 }
 
 /*
+ * Whether a role may read every event: through es.read_all (the right the
+ * grant recipes give) or SELECT on es.events.
+ */
+static bool
+MayReadEvents(Oid role)
+{
+	Oid			argtypes[] = {INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID};
+	Oid			read_all = LookupFuncName(list_make2(makeString("es"), makeString("read_all")),
+										  lengthof(argtypes), argtypes, true);
+
+	if (OidIsValid(read_all) && ProcAclCheck(read_all, role, ACL_EXECUTE) == ACLCHECK_OK)
+		return true;
+	return pg_class_aclcheck(EsRelationOid("events"), role, ACL_SELECT) == ACLCHECK_OK;
+}
+
+/*
  * What must hold before the handler runs: the function exists and, for the
  * worker, the owner still exists, may call it and may read the events.  A
  * message saying what is wrong, or NULL.
@@ -330,8 +347,8 @@ CannotRun(const Projection *p, bool worker)
 		return psprintf("the owner of the projection, role %u, does not exist", p->owner);
 	if (ProcAclCheck(p->handler, p->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		return psprintf("the owner of the projection may not execute %s", p->handler_name);
-	if (pg_class_aclcheck(EsRelationOid("events"), p->owner, ACL_SELECT) != ACLCHECK_OK)
-		return psprintf("the owner of the projection may not read es.events");
+	if (!MayReadEvents(p->owner))
+		return psprintf("the owner of the projection may not read events");
 	return NULL;
 }
 

@@ -157,21 +157,29 @@ NameKind(const char *name, Snapshot snap)
 }
 
 /*
+ * Whether a name is a queue's, under the latest snapshot (the command
+ * counter is advanced first, so a queue created earlier in this
+ * transaction is seen).
+ */
+bool
+EsIsQueue(const char *name)
+{
+	Snapshot	snap;
+	char	   *kind;
+
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	kind = NameKind(name, snap);
+	UnregisterSnapshot(snap);
+	return kind != NULL && strcmp(kind, ES_KIND_EPHEMERAL) == 0;
+}
+
+/*
  * Find a queue by name, under the latest snapshot (the command counter is
  * advanced first, so a queue created earlier in this transaction is seen).
  * An unknown name is an error unless missing_ok; a persistent stream's
  * name is always one.
  */
-bool
-EsIsQueue(const char *name)
-{
-	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-	char	   *kind = NameKind(name, snap);
-
-	UnregisterSnapshot(snap);
-	return kind != NULL && strcmp(kind, ES_KIND_EPHEMERAL) == 0;
-}
-
 bool
 EsLookupQueue(const char *name, EsQueue *q, bool missing_ok)
 {

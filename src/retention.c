@@ -366,10 +366,12 @@ es_events_guard(PG_FUNCTION_ARGS)
 	TriggerData *trig = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trig->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trig->tg_event))
+		!TRIGGER_FIRED_FOR_STATEMENT(trig->tg_event) ||
+		TRIGGER_FIRED_BY_INSERT(trig->tg_event) ||
+		RelationGetRelid(trig->tg_relation) != EsRelationOid("events"))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("es.events_guard must run as a statement trigger before the change")));
+				 errmsg("es.events_guard must run as a statement trigger on es.events before an UPDATE, DELETE or TRUNCATE")));
 	if (!(TRIGGER_FIRED_BY_DELETE(trig->tg_event) && removing_events))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

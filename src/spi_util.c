@@ -7,7 +7,7 @@
  * the life of the backend, so a hot path plans nothing and a hostile
  * search_path changes nothing.  Values always travel as parameters.
  *
- * The statements run as the owner of schema es (the role that created the
+ * The statements run as the owner of es's tables (the role that created the
  * extension): EXECUTE on an es function is the right to do what it does, and
  * no role needs privileges on es's tables.  Only these fixed statements run
  * so; user code (projection handlers, upcasters, data-migration steps, the
@@ -16,7 +16,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
+#include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
@@ -56,17 +56,20 @@ EsCaller(void)
 	return OidIsValid(es_caller) ? es_caller : GetUserId();
 }
 
-/* The owner of schema es. */
+/*
+ * The owner of es's tables: the role that created the extension (the
+ * schema may be older and another role's, CREATE EXTENSION reuses it).
+ */
 static Oid
-SchemaOwner(void)
+TablesOwner(void)
 {
-	Oid			nsp = get_namespace_oid("es", false);
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			relid = EsRelationOid("events");
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
 
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for schema %u", nsp);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
 }
@@ -80,13 +83,13 @@ typedef struct SavedUser
 } SavedUser;
 
 /*
- * Become the owner of schema es, as a restricted operation (like a
+ * Become the owner of es's tables, as a restricted operation (like a
  * maintenance command run as a table's owner).
  */
 static void
 BecomeOwner(SavedUser *saved)
 {
-	Oid			owner = SchemaOwner();
+	Oid			owner = TablesOwner();
 
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	saved->caller = es_caller;
@@ -104,7 +107,7 @@ RestoreUser(const SavedUser *saved)
 }
 
 /*
- * Run a saved plan as the owner of schema es; the user is restored when it
+ * Run a saved plan as the owner of es's tables; the user is restored when it
  * returns or fails.  snap: InvalidSnapshot for the current snapshot rules,
  * else the snapshot to run under.  Returns SPI's result code.
  */
@@ -112,13 +115,15 @@ int
 EsRun(EsPlan *p, Datum *values, const char *nulls, bool read_only,
 	  Snapshot snap, long tcount)
 {
-	SPIPlanPtr	plan = EsPreparedPlan(p);
 	SavedUser	saved;
 	volatile int rc;
 
 	BecomeOwner(&saved);
 	PG_TRY();
 	{
+		/* Planned as the owner too: parse analysis checks USAGE on es. */
+		SPIPlanPtr	plan = EsPreparedPlan(p);
+
 		if (snap == InvalidSnapshot)
 			rc = SPI_execute_plan(plan, values, nulls, read_only, tcount);
 		else
@@ -137,14 +142,13 @@ EsRun(EsPlan *p, Datum *values, const char *nulls, bool read_only,
 int
 EsRunExtended(EsPlan *p, const SPIExecuteOptions *options)
 {
-	SPIPlanPtr	plan = EsPreparedPlan(p);
 	SavedUser	saved;
 	volatile int rc;
 
 	BecomeOwner(&saved);
 	PG_TRY();
 	{
-		rc = SPI_execute_plan_extended(plan, options);
+		rc = SPI_execute_plan_extended(EsPreparedPlan(p), options);
 	}
 	PG_FINALLY();
 	{

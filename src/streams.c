@@ -116,7 +116,7 @@ static EsPlan import_plan = {
 		JSONBOID, INT4OID}
 };
 
-/* The first of the names $1 that is not a persistent stream's. */
+/* One of the names $1 that is not a persistent stream's, if any. */
 static EsPlan import_kind_plan = {
 	.sql = "SELECT stream FROM es.stream_catalog"
 	" WHERE stream OPERATOR(pg_catalog.=) ANY ($1)"
@@ -419,14 +419,6 @@ EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *
 	int			rc;
 
 	EsRequirePreloaded();
-	EsNextGlobalPositions(EsRelationOid("global_position_seq"), n, positions);
-	for (int i = 0; i < n; i++)
-	{
-		pos[i] = Int64GetDatum(positions[i]);
-		EsNewUuid(&ids[i]);
-		id_datums[i] = UUIDPGetDatum(&ids[i]);
-		EsNoteAppend(TextDatumGetCString(streams[i]), positions[i]);
-	}
 	values[0] = PointerGetDatum(construct_array(streams, n, TEXTOID, -1, false, TYPALIGN_INT));
 	if (EsRun(&import_kind_plan, values, NULL, false, GetLatestSnapshot(), 1) != SPI_OK_SELECT)
 		elog(ERROR, "import look-up failed");
@@ -436,6 +428,14 @@ EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *
 				 errmsg("\"%s\" is a queue, not a persistent stream",
 						TextDatumGetCString(Column(0, 1))),
 				 errhint("Choose a stream prefix that no queue name starts with.")));
+	EsNextGlobalPositions(EsRelationOid("global_position_seq"), n, positions);
+	for (int i = 0; i < n; i++)
+	{
+		pos[i] = Int64GetDatum(positions[i]);
+		EsNewUuid(&ids[i]);
+		id_datums[i] = UUIDPGetDatum(&ids[i]);
+		EsNoteAppend(TextDatumGetCString(streams[i]), positions[i]);
+	}
 	values[1] = PointerGetDatum(construct_array(pos, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(id_datums, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	values[3] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));

@@ -134,6 +134,23 @@ SELECT pg_temp.try($$INSERT INTO es.data_migration_catalog (name, run_order, pro
                      VALUES ('dm 8', 80, 'public.dm_last()', 'postgres')$$);
 SELECT pg_temp.try($$SELECT es.request_data_migrations()$$);
 RESET ROLE;
+
+-- Two owners with pending steps: a request marks only the caller's own,
+-- and a failure clears only the runner's requests (the others' stay).
+CREATE FUNCTION dm_fail_other() RETURNS void LANGUAGE sql RETURN (SELECT 1 / 0);
+SELECT es.register_data_migration('dm p', 95, 'dm_last()');
+SELECT es.request_data_migrations();
+GRANT EXECUTE ON PROCEDURE es.run_data_migrations() TO dm_other;
+SET ROLE dm_other;
+SELECT es.register_data_migration('dm o', 90, 'dm_fail_other()');
+SELECT es.request_data_migrations();
+CALL es.run_data_migrations();
+RESET ROLE;
+SELECT name, owner, status, last_sqlstate, requested_at IS NOT NULL AS requested
+  FROM es.data_migrations WHERE name IN ('dm o', 'dm p') ORDER BY run_order;
+SELECT es.drop_data_migration('dm o'), es.drop_data_migration('dm p');
+DROP FUNCTION dm_fail_other();
+REVOKE ALL ON PROCEDURE es.run_data_migrations() FROM dm_other;
 REVOKE ALL ON es.data_migration_catalog FROM dm_other;
 REVOKE ALL ON FUNCTION es.drop_data_migration(text), es.register_data_migration(text, integer, regprocedure),
   es.request_data_migrations() FROM dm_other;
