@@ -206,6 +206,14 @@ DECLARE
     op record;
     params text;
     expr text;
+    operand_types oid[] := ARRAY(SELECT t.oid FROM pg_type t
+        WHERE t.typnamespace = 'pg_catalog'::regnamespace
+          AND t.typname = ANY (ARRAY['text', 'varchar', 'bpchar', 'name', 'char', 'int2', 'int4',
+                 'int8', 'numeric', 'float4', 'float8', 'oid', 'bool', 'bytea', 'uuid', 'jsonb',
+                 'json', 'timestamptz', 'timestamp', 'date', 'interval', 'time', 'tid', 'xid',
+                 'xid8', '_text', '_int8', '_int4', '_jsonb', 'anyelement', 'anyarray',
+                 'anynonarray', 'anyenum', 'anyrange', 'anymultirange', 'anycompatible',
+                 'anycompatiblearray', 'anycompatiblenonarray', 'anycompatiblerange']));
 BEGIN
     FOR op IN
         SELECT o.oid, o.oprname, o.oprleft::regtype AS l, o.oprright::regtype AS r,
@@ -216,28 +224,8 @@ BEGIN
                                       '^', '||', '@>', '<@', '&&', '->', '->>', '#>', '#>>',
                                       '?', '?|', '?&', '#-', '~~', '!~~', '~~*', '!~~*', '~',
                                       '!~', '@', '|/'])
-           AND o.oprright IN (SELECT t.oid FROM pg_type t
-                               WHERE t.typnamespace = 'pg_catalog'::regnamespace
-                                 AND (t.typname = ANY (ARRAY['text', 'varchar', 'bpchar', 'name',
-                                        'char', 'int2', 'int4', 'int8', 'numeric', 'float4',
-                                        'float8', 'oid', 'bool', 'bytea', 'uuid', 'jsonb', 'json',
-                                        'timestamptz', 'timestamp', 'date', 'interval', 'time',
-                                        'tid', 'xid', 'xid8', '_text', '_int8', '_int4', '_jsonb',
-                                        'anyelement', 'anyarray', 'anynonarray', 'anyenum',
-                                        'anyrange', 'anymultirange', 'anycompatible',
-                                        'anycompatiblearray', 'anycompatiblenonarray',
-                                        'anycompatiblerange'])))
-           AND (o.oprleft = 0 OR o.oprleft IN (SELECT t.oid FROM pg_type t
-                               WHERE t.typnamespace = 'pg_catalog'::regnamespace
-                                 AND (t.typname = ANY (ARRAY['text', 'varchar', 'bpchar', 'name',
-                                        'char', 'int2', 'int4', 'int8', 'numeric', 'float4',
-                                        'float8', 'oid', 'bool', 'bytea', 'uuid', 'jsonb', 'json',
-                                        'timestamptz', 'timestamp', 'date', 'interval', 'time',
-                                        'tid', 'xid', 'xid8', '_text', '_int8', '_int4', '_jsonb',
-                                        'anyelement', 'anyarray', 'anynonarray', 'anyenum',
-                                        'anyrange', 'anymultirange', 'anycompatible',
-                                        'anycompatiblearray', 'anycompatiblenonarray',
-                                        'anycompatiblerange']))))
+           AND o.oprright = ANY (operand_types)
+           AND (o.oprleft = 0 OR o.oprleft = ANY (operand_types))
          ORDER BY o.oid
     LOOP
         IF op.prefix THEN

@@ -17,7 +17,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use EsPoll qw(poll_until);
 
 my $node = PostgreSQL::Test::Cluster->new('evolution');
 $node->init;
@@ -29,22 +31,8 @@ $node->start;
 
 sub sq { return $node->safe_psql('postgres', $_[0]); }
 
-# Poll a query until it returns $want, for at most $secs seconds.
-sub poll
-{
-	my ($sql, $want, $secs) = @_;
-	my $deadline = time + $secs;
-	my $got = '';
-	while (time < $deadline)
-	{
-		my ($ret, $out) = $node->psql('postgres', $sql);
-		return 1 if $ret == 0 && $out eq $want;
-		$got = $out;
-		usleep(50_000);
-	}
-	diag("poll: $sql\n  want: $want\n  got:  $got");
-	return 0;
-}
+# Poll a query in database postgres until it returns $want, for at most $secs seconds.
+sub poll { return poll_until($node, 'postgres', @_); }
 
 sq(q{
 CREATE EXTENSION event_streaming;
