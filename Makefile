@@ -6,6 +6,10 @@
 #   make demo                  build, install, start a throwaway cluster and walk through the API
 #   make demo-stop             stop the demo cluster
 #   make test                  build, install and run every test suite on throwaway clusters
+#   make ES_SANITIZE=1         build with AddressSanitizer and UBSan (for scripts/sanitize.sh)
+#   make test-sanitize         the whole suite against an ASan+UBSan build in a private server copy
+#   make bench-sqlsmith        a bounded sqlsmith run against the extension's functions
+#   make bench-chaos           the chaos test (test/t/014_chaos.pl) for 50 SIGKILL cycles; PASS or FAIL
 
 EXTENSION   = event_streaming
 MODULE_big  = event_streaming
@@ -20,6 +24,10 @@ ifdef ENABLE_ASSERTS
 PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
 PG_CFLAGS   += -O0 -g
 endif
+ifdef ES_SANITIZE
+PG_CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer
+SHLIB_LINK  += -fsanitize=address,undefined
+endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -29,7 +37,7 @@ all install:
 	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
 endif
 
-.PHONY: demo demo-stop test bench bench-queue bench-retention bench-ordering bench-soak bench-evolution
+.PHONY: demo demo-stop test test-sanitize bench bench-queue bench-retention bench-ordering bench-soak bench-evolution bench-sqlsmith bench-chaos
 demo:
 	scripts/demo.sh
 
@@ -38,6 +46,9 @@ demo-stop:
 
 test:
 	scripts/test.sh
+
+test-sanitize:
+	scripts/sanitize.sh
 
 bench:
 	bench/run.sh
@@ -56,3 +67,9 @@ bench-evolution:
 
 bench-soak:
 	bench/soak.sh
+
+bench-chaos:
+	bench/chaos.sh
+
+bench-sqlsmith:
+	bench/sqlsmith.sh
