@@ -89,6 +89,9 @@ cleanup() {
 	for pid in "$out"/tap/tmp_check/*/pgdata/postmaster.pid; do
 		if [ -f "$pid" ]; then as_pg "$PG_BINDIR/pg_ctl" -D "${pid%/*}" stop -m immediate >/dev/null 2>&1 || true; fi
 	done
+	# Ignored signals stay ignored in every child: the tests must not inherit
+	# that (a test's client that ignores SIGTERM is killed only after a grace).
+	trap - INT TERM
 }
 
 ready=true cluster_ok=false

@@ -166,7 +166,7 @@ sub sess_open
 sub sess_drop
 {
 	return unless $sess;
-	eval { $sess->{h}->kill_kill; 1 };
+	eval { $sess->{h}->kill_kill(grace => 1); 1 };
 	$sess = undef;
 }
 
@@ -174,7 +174,7 @@ sub sess_close
 {
 	return unless $sess;
 	$sess->{in} .= "\\q\n";
-	eval { $sess->{t}->start(30); $sess->{h}->finish; 1 } or eval { $sess->{h}->kill_kill; 1 };
+	eval { $sess->{t}->start(30); $sess->{h}->finish; 1 } or eval { $sess->{h}->kill_kill(grace => 1); 1 };
 	$sess = undef;
 }
 
@@ -226,7 +226,7 @@ sub run_sql
 		{
 			if (time >= $abandon_at)
 			{
-				eval { $sess->{h}->kill_kill; 1 };
+				eval { $sess->{h}->kill_kill(grace => 1); 1 };
 				($gone, $killed) = (1, 1);
 				clog("W $cname");
 				next;
@@ -239,7 +239,7 @@ sub run_sql
 			if ($@ =~ /timeout/i)
 			{
 				clog("X $cname: no answer from psql in 150 s to: $stmts[0]");
-				eval { $sess->{h}->kill_kill; 1 };
+				eval { $sess->{h}->kill_kill(grace => 1); 1 };
 			}
 			$gone = 1;
 		};
