@@ -763,17 +763,8 @@ es_dequeue(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 		req.visibility_timeout = EsIntervalArg(fcinfo, 2, "visibility timeout", false,
 											   ES_MAX_VISIBILITY_TIMEOUT, "12 hours");
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_messages must not be null")));
-	req.max_messages = PG_GETARG_INT32(3);
-	if (req.max_messages < 1 || req.max_messages > es_max_batch_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_messages must be between 1 and %d", es_max_batch_size),
-				 errdetail("Got %d.", req.max_messages),
-				 errhint("The upper limit is set by event_streaming.max_batch_size.")));
+	req.max_messages = EsIntArg(fcinfo, 3, "max_messages", 1, es_max_batch_size,
+								"The upper limit is set by event_streaming.max_batch_size.");
 	wait = EsIntervalArg(fcinfo, 4, "wait", true, ES_MAX_WAIT, "1 hour");
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);

@@ -270,12 +270,8 @@ es_configure(PG_FUNCTION_ARGS)
 	EsValidateName(name, "stream name");
 	CheckRetention(fcinfo);
 	CheckInterval(fcinfo, 3, S_VISIBILITY_TIMEOUT, ES_MAX_VISIBILITY_TIMEOUT, "12 hours");
-	if (!PG_ARGISNULL(4) &&
-		(PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > ES_MAX_DELIVERIES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_deliveries must be between 1 and %d", ES_MAX_DELIVERIES),
-				 errdetail("Got %d.", PG_GETARG_INT32(4))));
+	if (!PG_ARGISNULL(4))
+		(void) EsIntArg(fcinfo, 4, "max_deliveries", 1, ES_MAX_DELIVERIES, NULL);
 	CheckInterval(fcinfo, 5, S_RETRY_DELAY, ES_MAX_DELAY, "7 days");
 	CheckInterval(fcinfo, 6, S_RETRY_DELAY_MAX, ES_MAX_DELAY, "7 days");
 	CheckInterval(fcinfo, 7, S_DEAD_LETTER_MAX_AGE, ES_MAX_RETENTION_AGE, "100 years");

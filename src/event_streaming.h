@@ -91,6 +91,8 @@ extern void EsValidateMetadata(Jsonb *metadata);
 extern void EsCheckPayloadSize(Datum value, const char *what);
 extern void EsValidateExpectedVersion(int64 expected);
 extern char *EsNameArg(FunctionCallInfo fcinfo, int argno, const char *what);
+extern int32 EsIntArg(FunctionCallInfo fcinfo, int argno, const char *what, int32 min,
+					  int32 max, const char *hint);
 extern int	EsMaxCountArg(FunctionCallInfo fcinfo, int argno);
 extern int64 EsIntervalMicroseconds(const Interval *iv);
 extern int64 EsIntervalArg(FunctionCallInfo fcinfo, int argno, const char *what,

@@ -241,16 +241,7 @@ es_create_queue(PG_FUNCTION_ARGS)
 
 	(void) EsIntervalArg(fcinfo, 1, "visibility timeout", false,
 						 ES_MAX_VISIBILITY_TIMEOUT, "12 hours");
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_deliveries must not be null")));
-	max_deliveries = PG_GETARG_INT32(2);
-	if (max_deliveries < 1 || max_deliveries > ES_MAX_DELIVERIES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_deliveries must be between 1 and %d", ES_MAX_DELIVERIES),
-				 errdetail("Got %d.", max_deliveries)));
+	max_deliveries = EsIntArg(fcinfo, 2, "max_deliveries", 1, ES_MAX_DELIVERIES, NULL);
 	if_not_exists = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
 	SPI_connect();

@@ -20,17 +20,6 @@
 
 #define MAX_MEMBERS 1024
 
-/* A number of members of a consumer group: 1 .. MAX_MEMBERS. */
-static void
-CheckMembers(int32 members)
-{
-	if (members < 1 || members > MAX_MEMBERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("members must be between 1 and %d", MAX_MEMBERS),
-				 errdetail("Got %d.", members)));
-}
-
 static EsPlan lookup_plan = {
 	.sql = "SELECT source, members FROM es.subscription_catalog"
 	" WHERE name OPERATOR(pg_catalog.=) $1",
@@ -166,12 +155,7 @@ es_create_subscription(PG_FUNCTION_ARGS)
 	Datum		values[3];
 
 	EsParseNewSource(source, &f);
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("members must not be null")));
-	members = PG_GETARG_INT32(3);
-	CheckMembers(members);
+	members = EsIntArg(fcinfo, 3, "members", 1, MAX_MEMBERS, NULL);
 
 	SPI_connect();
 	values[0] = CStringGetTextDatum(name);
@@ -320,10 +304,9 @@ PG_FUNCTION_INFO_V1(es_member_of);
 Datum
 es_member_of(PG_FUNCTION_ARGS)
 {
-	int32		members = PG_GETARG_INT32(1);
+	int32		members = EsIntArg(fcinfo, 1, "members", 1, MAX_MEMBERS, NULL);
 	int64		h;
 
-	CheckMembers(members);
 	/* Any deterministic collation hashes the bytes; C is one. */
 	h = DatumGetInt64(DirectFunctionCall2Coll(hashtextextended, C_COLLATION_OID,
 											  PG_GETARG_DATUM(0), Int64GetDatum(0)));

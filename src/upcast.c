@@ -437,19 +437,7 @@ ReadChain(const char *event_type, int32 from, int32 *min, int32 *max)
 static int32
 VersionArg(FunctionCallInfo fcinfo, int argno)
 {
-	int32		v;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("from_version must not be null")));
-	v = PG_GETARG_INT32(argno);
-	if (v < 1 || v == PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from_version must be between 1 and %d", PG_INT32_MAX - 1),
-				 errdetail("Got %d.", v)));
-	return v;
+	return EsIntArg(fcinfo, argno, "from_version", 1, PG_INT32_MAX - 1, NULL);
 }
 
 /*

@@ -108,24 +108,36 @@ EsNameArg(FunctionCallInfo fcinfo, int argno, const char *what)
 	return name;
 }
 
-/* The max_count argument of a read: 1 .. event_streaming.max_read_count. */
-int
-EsMaxCountArg(FunctionCallInfo fcinfo, int argno)
+/*
+ * An integer argument ("what" names it) that must not be NULL and must lie
+ * in min .. max; hint, when not NULL, says what sets the limit.
+ */
+int32
+EsIntArg(FunctionCallInfo fcinfo, int argno, const char *what, int32 min, int32 max,
+		 const char *hint)
 {
-	int32		max_count;
+	int32		v;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = PG_GETARG_INT32(argno);
-	if (max_count < 1 || max_count > es_max_read_count)
+				 errmsg("%s must not be null", what)));
+	v = PG_GETARG_INT32(argno);
+	if (v < min || v > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_count must be between 1 and %d", es_max_read_count),
-				 errdetail("Got %d.", max_count),
-				 errhint("The upper limit is set by event_streaming.max_read_count.")));
-	return max_count;
+				 errmsg("%s must be between %d and %d", what, min, max),
+				 errdetail("Got %d.", v),
+				 hint ? errhint("%s", hint) : 0));
+	return v;
+}
+
+/* The max_count argument of a read: 1 .. event_streaming.max_read_count. */
+int
+EsMaxCountArg(FunctionCallInfo fcinfo, int argno)
+{
+	return EsIntArg(fcinfo, argno, "max_count", 1, es_max_read_count,
+					"The upper limit is set by event_streaming.max_read_count.");
 }
 
 /*
