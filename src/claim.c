@@ -343,6 +343,7 @@ InsertDeadLetter(Datum *values, bool *nulls, const char *reason, TimestampTz now
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "dead-letter insert failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	EsCountQueue(DatumGetInt32(VAL(values, Anum_messages_queue_id)), ES_COUNT_DEAD_LETTERED, 1);
 }
 
 /*
@@ -755,6 +756,7 @@ es_dequeue(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	Messages	m;
 	bool		had_xid = TransactionIdIsValid(GetTopTransactionIdIfAny());
+	int			claimed = 0;
 
 	name = EsTextArgNotNull(fcinfo, 0, "queue name");
 	EsValidateName(name, "queue name");
@@ -787,7 +789,8 @@ es_dequeue(PG_FUNCTION_ARGS)
 
 			if (wait > 0)
 				ResetLatch(MyLatch);
-			if (ClaimBatch(&m, &req, rsinfo, &next, &ndead) > 0 || wait == 0)
+			claimed = ClaimBatch(&m, &req, rsinfo, &next, &ndead);
+			if (claimed > 0 || wait == 0)
 				break;
 			if (ndead > 0)
 				continue;		/* a dead-lettered group head frees the next */
@@ -799,7 +802,7 @@ es_dequeue(PG_FUNCTION_ARGS)
 			timeout_ms = (long) ((Min(deadline, next) - now + 999) / 1000);
 			ReleaseXmin();
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 Max(timeout_ms, 1), PG_WAIT_EXTENSION);
+							 Max(timeout_ms, 1), EsWaitEvent(ES_WAIT_DEQUEUE));
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
@@ -809,6 +812,7 @@ es_dequeue(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	CloseMessages(&m);
+	EsCountQueue(req.queue.id, ES_COUNT_DELIVERED, claimed);
 
 	return (Datum) 0;
 }
@@ -939,6 +943,8 @@ Settle(FunctionCallInfo fcinfo, const SettleRequest *req)
 
 	if (dead)
 		InsertDeadLetter(dl.values, dl.nulls, dl.reason, now);
+	else if (done && req->kind != SETTLE_EXTEND)
+		EsCountQueue(q.id, req->kind == SETTLE_ACK ? ES_COUNT_ACKED : ES_COUNT_NACKED, 1);
 	if (done && wake)
 		EsQueueChanged(q.id);
 	return done;

@@ -20,6 +20,7 @@ void
 _PG_init(void)
 {
 	EsGucInit();
+	EsMetricsInit();
 	EsShmemInit();
 	EsWorkerInit();
 }

@@ -58,6 +58,36 @@ typedef struct EsQueue
 	int64		retry_delay_max;	/* microseconds */
 } EsQueue;
 
+/* metrics.c: what es.metrics counts, per category or queue */
+typedef enum EsCounter
+{
+	ES_COUNT_APPENDED,			/* per category */
+	ES_COUNT_ENQUEUED,			/* per queue, from here on */
+	ES_COUNT_DELIVERED,
+	ES_COUNT_ACKED,
+	ES_COUNT_NACKED,
+	ES_COUNT_DEAD_LETTERED,
+	ES_NCOUNTERS
+} EsCounter;
+
+extern void EsMetricsInit(void);
+extern Size EsMetricsShmemSize(void);
+extern void EsMetricsShmemStartup(void);
+extern void EsCountAppended(const char *stream, int64 n);
+extern void EsCountQueue(int32 queue_id, EsCounter c, int64 n);
+
+/* Where the extension sleeps, for pg_stat_activity.wait_event. */
+typedef enum EsWait
+{
+	ES_WAIT_DEQUEUE,			/* es.dequeue with a wait */
+	ES_WAIT_WORKER_NAP,			/* a database's worker between passes */
+	ES_WAIT_SWEEP_DELAY,		/* a worker between two steps of a sweep */
+	ES_WAIT_LAUNCHER_NAP,		/* the launcher between two looks */
+	ES_NWAITS
+} EsWait;
+
+extern uint32 EsWaitEvent(EsWait w);
+
 /* guc.c */
 extern int	es_max_batch_size;
 extern int	es_max_read_count;
@@ -73,6 +103,7 @@ extern bool es_projections_enabled;
 extern bool es_notify;
 extern int	es_projection_batch_size;
 extern int	es_max_payload_size;
+extern int	es_metrics_max_objects;
 extern void EsGucInit(void);
 
 /* shmem.c */
@@ -164,7 +195,7 @@ extern void EsReturnGlobal(FunctionCallInfo fcinfo, const EsFilter *f, int64 aft
 
 /* notify.c */
 extern void EsNotifyXactEvent(XactEvent event);
-extern void EsNoteAppend(const char *stream, int64 position);
+extern void EsNoteAppend(const char *stream, int64 position, int64 n);
 extern void EsWakeWorkerAtCommit(void);
 
 /* upcast.c */

@@ -320,6 +320,52 @@ EsSettledPosition(void)
 	return pos;
 }
 
+static EsPlan category_head_plan = {
+	.sql = "SELECT pg_catalog.max(e.global_position) FROM es.events e"
+	" WHERE pg_catalog.split_part(e.stream, '-', 1) OPERATOR(pg_catalog.=) $1",
+	.nargs = 1,
+	.argtypes = {TEXTOID}
+};
+
+static EsPlan stream_head_plan = {
+	.sql = "SELECT e.global_position FROM es.events e"
+	" WHERE e.stream OPERATOR(pg_catalog.=) $1"
+	" ORDER BY e.stream_offset DESC LIMIT 1",
+	.nargs = 1,
+	.argtypes = {TEXTOID}
+};
+
+/*
+ * es.source_head(source) → the position of the last event of '$all', a
+ * category (a name without '-') or a stream; 0 for none.  C since 0.7.0,
+ * so that it reads es.events as its owner, like every function of the
+ * API: the monitor role of docs/security.md sees lags, not events.
+ */
+PG_FUNCTION_INFO_V1(es_source_head);
+Datum
+es_source_head(PG_FUNCTION_ARGS)
+{
+	char	   *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Datum		arg = CStringGetTextDatum(source);
+	EsPlan	   *plan = strcmp(source, "$all") == 0 ? &last_position_plan :
+		strchr(source, '-') == NULL ? &category_head_plan : &stream_head_plan;
+	bool		isnull = true;
+	int64		head = 0;
+
+	SPI_connect();
+	if (EsRun(plan, &arg, NULL, true, InvalidSnapshot, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the head of source \"%s\"", source);
+	if (SPI_processed > 0)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			head = DatumGetInt64(d);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(head);
+}
+
 /* es.settled_position() → the highest position below which nothing is in flight. */
 PG_FUNCTION_INFO_V1(es_settled_position);
 Datum

@@ -22,6 +22,7 @@ bool		es_projections_enabled = true;
 bool		es_notify = false;
 int			es_projection_batch_size = 1000;
 int			es_max_payload_size = 16384;	/* kB */
+int			es_metrics_max_objects = 1000;
 
 /*
  * Define the settings and reserve the prefix, so that a misspelt
@@ -140,6 +141,14 @@ EsGucInit(void)
 							&es_max_payload_size,
 							16384, 1, 1048576,
 							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("event_streaming.metrics_max_objects",
+							"Most categories and queues, over all databases, whose counters es.metrics keeps.",
+							"The counts of objects beyond it go to one dropped counter.",
+							&es_metrics_max_objects,
+							1000, 16, 1000000,
+							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("event_streaming");

@@ -36,15 +36,16 @@ static List *categories = NIL;	/* in TopTransactionContext */
 static int64 last_position = 0;
 static bool wake_worker = false;
 
-/* Remember an append to stream that took positions up to `position`. */
+/* Remember an append of n events to stream that took positions up to `position`. */
 void
-EsNoteAppend(const char *stream, int64 position)
+EsNoteAppend(const char *stream, int64 position, int64 n)
 {
 	const char *dash;
 	int			len;
 	ListCell   *lc;
 	MemoryContext old;
 
+	EsCountAppended(stream, n);
 	last_position = Max(last_position, position);
 	wake_worker = true;
 	if (!es_notify || list_length(categories) >= MAX_CATEGORY_CHANNELS)

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "common/hashfn.h"
 #include "catalog/pg_type.h"
@@ -483,6 +484,7 @@ es_enqueue(PG_FUNCTION_ARGS)
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	EsQueueChanged(q.id);
+	EsCountQueue(q.id, ES_COUNT_ENQUEUED, 1);
 	PG_RETURN_INT64(id);
 }
 
@@ -552,7 +554,67 @@ es_enqueue_batch(PG_FUNCTION_ARGS)
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &isnull);
 	}
+	EsCountQueue(q.id, ES_COUNT_ENQUEUED, (int64) SPI_processed);
 	SPI_finish();
 	EsQueueChanged(q.id);
+	return (Datum) 0;
+}
+
+/*
+ * A queue's messages as es.peek shows them, in the order es.dequeue looks
+ * at them.  A plain read: no row lock, no lease, no delivery counted.
+ */
+static EsPlan peek_plan = {
+	.sql = "SELECT m.message_id,"
+	"       CASE WHEN m.leased_until OPERATOR(pg_catalog.>) $3 THEN 'in_flight'"
+	"            WHEN m.available_at OPERATOR(pg_catalog.>) $3 THEN 'delayed'"
+	"            ELSE 'visible' END,"
+	"       m.delivery_count, m.enqueued_at, m.available_at, m.leased_until,"
+	"       m.consumer, m.group_key, m.last_error, m.headers, m.payload"
+	"  FROM es.messages m"
+	" WHERE m.queue_id OPERATOR(pg_catalog.=) $1"
+	" ORDER BY m.available_at, m.message_id"
+	" LIMIT $2",
+	.nargs = 3,
+	.argtypes = {INT4OID, INT4OID, TIMESTAMPTZOID}
+};
+
+/*
+ * es.peek(queue, max_messages) → the first messages of the queue, with
+ * their state (visible, in_flight, delayed), without claiming any: for an
+ * operator's look, not for consumers (a peeked message may be claimed by
+ * the time the caller acts on it).
+ */
+PG_FUNCTION_INFO_V1(es_peek);
+Datum
+es_peek(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = EsTextArgNotNull(fcinfo, 0, "queue name");
+	int32		max_messages;
+	EsQueue		q;
+	Datum		args[3];
+
+	EsValidateName(name, "queue name");
+	max_messages = EsIntArg(fcinfo, 1, "max_messages", 1, es_max_read_count,
+							"The upper limit is set by event_streaming.max_read_count.");
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	(void) EsLookupQueue(name, &q, false);
+
+	args[0] = Int32GetDatum(q.id);
+	args[1] = Int32GetDatum(max_messages);
+	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	SPI_connect();
+	if (EsRun(&peek_plan, args, NULL, true, InvalidSnapshot, 0) != SPI_OK_SELECT)
+		elog(ERROR, "queue peek failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[11];
+		bool		nulls[11];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
 	return (Datum) 0;
 }

@@ -131,8 +131,9 @@ EsShmemRequest(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(add_size(add_size(EsShmemSize(), EsWaitersSize()),
-									EsWorkerShmemSize()));
+									add_size(EsWorkerShmemSize(), EsMetricsShmemSize())));
 	RequestNamedLWLockTranche("event_streaming", 1);
+	RequestNamedLWLockTranche("event_streaming metrics", 1);
 }
 
 static void
@@ -167,6 +168,7 @@ EsShmemStartup(void)
 		}
 	}
 	EsWorkerShmemStartup();
+	EsMetricsShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

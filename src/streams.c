@@ -351,7 +351,7 @@ AppendEvent(const char *stream, NewEvent *ev, bool has_expected, int64 expected,
 
 	res->stream_offset = st.version + 1;
 	EsNextGlobalPositions(EsRelationOid("global_position_seq"), 1, &res->global_position);
-	EsNoteAppend(stream, res->global_position);
+	EsNoteAppend(stream, res->global_position, 1);
 	res->duplicate = false;
 
 	values[0] = Int64GetDatum(res->global_position);
@@ -434,7 +434,7 @@ EsImportRows(int n, Datum *streams, Datum *data, const char *event_type, Jsonb *
 		pos[i] = Int64GetDatum(positions[i]);
 		EsNewUuid(&ids[i]);
 		id_datums[i] = UUIDPGetDatum(&ids[i]);
-		EsNoteAppend(TextDatumGetCString(streams[i]), positions[i]);
+		EsNoteAppend(TextDatumGetCString(streams[i]), positions[i], 1);
 	}
 	values[1] = PointerGetDatum(construct_array(pos, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(id_datums, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
@@ -760,7 +760,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 
 	positions = palloc(sizeof(int64) * n);
 	EsNextGlobalPositions(EsRelationOid("global_position_seq"), n, positions);
-	EsNoteAppend(stream, positions[n - 1]);
+	EsNoteAppend(stream, positions[n - 1], n);
 	pos = palloc(sizeof(Datum) * n);
 	off = palloc(sizeof(Datum) * n);
 	types = palloc(sizeof(Datum) * n);

@@ -344,7 +344,7 @@ es_launcher_main(Datum arg)
 		config_changed = false;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 LAUNCHER_NAPTIME_MS, PG_WAIT_EXTENSION);
+						 LAUNCHER_NAPTIME_MS, EsWaitEvent(ES_WAIT_LAUNCHER_NAP));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -594,7 +594,7 @@ RunPass(EsPass pass, MemoryContext cxt)
 			if (more && es_sweep_delay > 0)
 			{
 				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 es_sweep_delay, PG_WAIT_EXTENSION);
+								 es_sweep_delay, EsWaitEvent(ES_WAIT_SWEEP_DELAY));
 				ResetLatch(MyLatch);
 			}
 			CHECK_FOR_INTERRUPTS();
@@ -1006,7 +1006,7 @@ es_worker_main(Datum arg)
 		if (projections)
 			timeout_ms = Min(timeout_ms, (next_projections - now) / 1000);
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   Max(timeout_ms, 1), PG_WAIT_EXTENSION);
+					   Max(timeout_ms, 1), EsWaitEvent(ES_WAIT_WORKER_NAP));
 		ResetLatch(MyLatch);
 		woken = (rc & WL_LATCH_SET) != 0;
 	}

@@ -8,7 +8,7 @@ SET intervalstyle = postgres;  -- pg_regress sets postgres_verbose; defaults rea
 \pset format unaligned
 \pset tuples_only true
 
-SELECT plan(164);
+SELECT plan(173);
 
 SELECT has_schema('es');
 SELECT has_table('es', 'events', 'es.events exists');
@@ -189,7 +189,9 @@ SELECT functions_are('es', ARRAY['ack', 'append', 'append_batch', 'append_event'
   'register_data_migration', 'drop_data_migration', 'run_data_migrations', 'request_data_migrations',
   'import_table', 'capture_table', 'uncapture_table', 'capture_trigger',
   -- 0.6.0
-  'events_guard'],
+  'events_guard',
+  -- 0.7.0
+  'metric_counters', 'tail', 'peek'],
   'the API functions, no others');
 -- Nothing new is granted to PUBLIC.
 SELECT is((SELECT count(*)::int FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -342,5 +344,26 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
 SELECT is((SELECT count(*)::int FROM pg_proc p
             WHERE p.pronamespace = 'es'::regnamespace AND p.prosecdef),
           0, 'no es function is SECURITY DEFINER');
+
+-- 0.7.0: monitoring and psql helpers.
+SELECT has_view('es', 'metrics', 'es.metrics exists');
+SELECT columns_are('es', 'metrics', ARRAY['kind', 'name', 'member', 'metric', 'value'],
+                   'es.metrics is one row per object and metric');
+SELECT col_type_is('es', 'metrics', 'value', 'double precision', 'es.metrics.value is a float8');
+SELECT is((SELECT pg_get_function_result('es.peek(text,integer)'::regprocedure)),
+          'TABLE(message_id bigint, state text, delivery_count integer, enqueued_at timestamp with time zone, available_at timestamp with time zone, leased_until timestamp with time zone, consumer text, group_key text, last_error text, headers jsonb, payload jsonb)',
+          'es.peek result columns');
+SELECT is((SELECT pg_get_function_arguments('es.tail(text,integer)'::regprocedure)),
+          'stream text, max_count integer DEFAULT 10', 'es.tail arguments');
+SELECT function_returns('es', 'tail', ARRAY['text', 'integer'], 'setof es.event', 'es.tail returns es.event rows');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.oid IN ('es.metric_counters()'::regprocedure, 'es.tail(text,integer)'::regprocedure,
+                            'es.peek(text,integer)'::regprocedure)
+              AND NOT p.prosecdef AND NOT has_function_privilege('public', p.oid, 'EXECUTE')),
+          3, 'none of the 3 functions of 0.7.0 is SECURITY DEFINER or executable by PUBLIC');
+SELECT ok(NOT has_table_privilege('public', 'es.metrics', 'SELECT'), 'es.metrics is not granted to PUBLIC');
+SELECT matches((SELECT obj_description(e.oid, 'pg_extension') FROM pg_extension e
+                 WHERE e.extname = 'event_streaming'),
+               '^event store .* and message queue ', '\dx describes the extension');
 
 SELECT * FROM finish();

@@ -438,6 +438,7 @@ SELECT stream_offset, event_type, schema_version, data, metadata, correlation_id
 SELECT stream_offset, event_type FROM es.read_stream('sp_order-1', 1, 1);
 SELECT stream_offset, event_type FROM es.read_stream_backward('sp_order-1');
 SELECT stream_offset, event_type FROM es.read_stream_backward('sp_order-1', 1, 1);
+SELECT stream_offset, event_type FROM es.tail('sp_order-1', 2);
 SELECT stream_offset, event_type, schema_version, data FROM es.read_stream_raw('sp_cart-2');
 SELECT es.stream_version('sp_order-1') AS order_1, es.stream_version('sp_cart-2') AS cart_2,
        es.stream_version('sp_none-1') AS none;
@@ -595,6 +596,14 @@ SELECT queue, depth, visible, in_flight, delayed, dead_lettered, visibility_time
   FROM es.queue_stats WHERE queue OPERATOR(pg_catalog.=) 'sp_q';
 CREATE TEMP TABLE sp_got AS SELECT * FROM es.dequeue('sp_q', 'c1', max_messages => 10);
 SELECT payload, headers, delivery_count, group_key FROM sp_got ORDER BY message_id;
+SELECT payload, state, delivery_count, consumer FROM es.peek('sp_q') ORDER BY message_id;
+SELECT metric, value FROM es.metrics
+ WHERE kind OPERATOR(pg_catalog.=) 'queue' AND name OPERATOR(pg_catalog.=) 'sp_q'
+   AND metric OPERATOR(pg_catalog.<>) 'oldest_age_seconds'
+ ORDER BY metric;
+SELECT kind, metric FROM es.metrics
+ WHERE kind OPERATOR(pg_catalog.=) ANY (ARRAY['database', 'category', 'subscription', 'projection', 'worker'])
+ GROUP BY kind, metric ORDER BY kind, metric;
 SELECT es.ack('sp_q', message_id, receipt) AS acked FROM sp_got
  WHERE payload OPERATOR(pg_catalog.=) '{"n": 1}';
 SELECT es.ack('sp_q', message_id, receipt) AS acked_again FROM sp_got
@@ -715,6 +724,9 @@ BEGIN
     SELECT pg_catalog.string_agg((e.data OPERATOR(pg_catalog.->>) 'n'), ',' ORDER BY e.stream_offset DESC) AS s
       INTO r FROM es.read_stream_backward(st, 3, 2) e;
     CALL public.sp_check(r.s OPERATOR(pg_catalog.=) '4,3', 'read_stream_backward');
+    SELECT pg_catalog.string_agg((e.data OPERATOR(pg_catalog.->>) 'n'), ',') AS s
+      INTO r FROM es.tail(st, 2) e;
+    CALL public.sp_check(r.s OPERATOR(pg_catalog.=) '4,5', 'tail');
     SELECT pg_catalog.count(*) AS c INTO r FROM es.read_stream_raw(st, 1, 2);
     CALL public.sp_check(r.c OPERATOR(pg_catalog.=) 2, 'read_stream_raw');
     SELECT pg_catalog.count(*) AS c INTO r FROM es.read_all(base, 100, ARRAY[cat]);
@@ -817,6 +829,12 @@ BEGIN
     CREATE TEMP TABLE sp_got_tag AS SELECT * FROM es.dequeue(q, 'c', max_messages => 10);
     SELECT pg_catalog.count(*) AS c INTO r FROM sp_got_tag;
     CALL public.sp_check(r.c OPERATOR(pg_catalog.=) 3, 'dequeue');
+    SELECT pg_catalog.count(*) AS c INTO r FROM es.peek(q) p WHERE p.state OPERATOR(pg_catalog.=) 'in_flight';
+    CALL public.sp_check(r.c OPERATOR(pg_catalog.=) 3, 'peek');
+    SELECT m.value AS c INTO r FROM es.metrics m
+     WHERE m.kind OPERATOR(pg_catalog.=) 'queue' AND m.name OPERATOR(pg_catalog.=) q
+       AND m.metric OPERATOR(pg_catalog.=) 'in_flight';
+    CALL public.sp_check(r.c OPERATOR(pg_catalog.=) 3, 'es.metrics');
     SELECT es.ack(q, g.message_id, g.receipt) AS ok INTO r FROM sp_got_tag g
      WHERE g.payload OPERATOR(pg_catalog.=) '{"n": 1}';
     CALL public.sp_check(r.ok, 'ack');

@@ -170,8 +170,8 @@ ok(poll($node, 'postgres', q{SELECT count(*) FROM es.events WHERE stream = 'trim
 	'(b) the worker trims trim-1 to its max_count of 10');
 is(stream_state($node, 'postgres', 'trim-1'), '10,20,29', '(b) the newest 10 are left (offsets 20..29), version still 29');
 is(stream_state($node, 'postgres', 'keep-1'), '30,0,29', '(b) a stream without settings is left alone');
-$node->wait_for_log(qr/event_streaming worker serving version 0\.6\.0/, $log_offset);
-pass('(b) the worker logs that it serves 0.6.0');
+$node->wait_for_log(qr/event_streaming worker serving version 0\.7\.0/, $log_offset);
+pass('(b) the worker logs that it serves 0.7.0');
 is($node->safe_psql('postgres', q{SELECT string_agg(pass || ':' || (worker_pid = } . $wpid . q{) || ':' || (runs > 0) || ':' || errors
 	|| ':' || (last_finish >= last_start), ',' ORDER BY pass) FROM es.worker_status}),
 	'projections:true:true:0:true,redelivery:true:true:0:true,retention:true:true:0:true',

@@ -115,7 +115,7 @@ my @calls = (
 	[ append_event         => 'producer', q{SELECT es.append_event('p-2', 'T', '{}')} ],
 	[ append_batch         => 'producer', q{SELECT es.append_batch('p-3', '[{"type": "T", "data": {}}]')} ],
 	[ stream_version       => 'producer consumer reader', q{SELECT es.stream_version('p-1')} ],
-	[ category             => 'producer consumer reader', q{SELECT es.category('p-1')} ],
+	[ category             => 'producer consumer reader monitor', q{SELECT es.category('p-1')} ],
 	[ enqueue              => 'producer', q{SELECT es.enqueue('pq', '{}')} ],
 	[ enqueue_batch        => 'producer', q{SELECT es.enqueue_batch('pq', ARRAY['{}'::jsonb])} ],
 	[ dequeue              => 'consumer', q{SELECT count(*) FROM es.dequeue('pq', 'c')} ],
@@ -129,8 +129,11 @@ my @calls = (
 	[ member_of            => 'consumer reader', q{SELECT es.member_of('p-1', 2)} ],
 	[ read_subscription    => 'consumer', q{SELECT count(*) FROM es.read_subscription('psub', 10)} ],
 	[ commit_subscription  => 'consumer', q{SELECT es.commit_subscription('psub', 1)} ],
-	[ source_head          => 'reader', q{SELECT es.source_head('$all')} ],
-	[ worker_status        => 'reader', q{SELECT count(*) FROM es.worker_status()} ],
+	[ source_head          => 'reader monitor', q{SELECT es.source_head('$all')} ],
+	[ worker_status        => 'reader monitor', q{SELECT count(*) FROM es.worker_status()} ],
+	[ tail                 => 'consumer reader', q{SELECT count(*) FROM es.tail('p-1')} ],
+	[ peek                 => 'consumer reader', q{SELECT count(*) FROM es.peek('pq')} ],
+	[ metric_counters      => 'reader monitor', q{SELECT count(*) FROM es.metric_counters()} ],
 	[ create_queue         => 'admin', q{SELECT es.create_queue('pq2')} ],
 	[ drop_queue           => 'admin', q{SELECT es.drop_queue('pq')} ],
 	[ purge_queue          => 'admin', q{SELECT es.purge_queue('pq')} ],
@@ -167,6 +170,7 @@ for my $v (qw(events streams queue_stats configuration worker_status subscriptio
 {
 	push @calls, [ "view $v" => 'reader', qq{SELECT count(*) FROM es.$v} ];
 }
+push @calls, [ 'view metrics' => 'reader monitor', q{SELECT count(*) FROM es.metrics} ];
 push @calls, [ 'view dead_letters' => 'admin', q{SELECT count(*) FROM es.dead_letters} ];
 
 # Every function of schema es is in the table (but the trigger functions,
@@ -180,10 +184,11 @@ my %member = (
 	producer => [qw(producer)],
 	consumer => [qw(consumer)],
 	reader   => [qw(reader)],
-	admin    => [qw(producer consumer reader admin)],
+	monitor  => [qw(monitor)],
+	admin    => [qw(producer consumer reader monitor admin)],
 	nobody   => [],);
 my ($allowed, $denied) = (0, 0);
-for my $role (qw(producer consumer reader admin nobody))
+for my $role (qw(producer consumer reader monitor admin nobody))
 {
 	my %has = map { $_ => 1 } @{ $member{$role} };
 	my $sql = join "\nUNION ALL ", map {
@@ -219,7 +224,7 @@ is(sq(q{SELECT as_user FROM public.p_applied WHERE pos = -1}), 'es_admin', 'the 
 sq(q{DELETE FROM public.p_applied});
 
 # --- (c) stored events
-for my $role (qw(producer consumer reader admin))
+for my $role (qw(producer consumer reader monitor admin))
 {
 	for my $stmt (q{INSERT INTO es.events (global_position, stream, stream_offset, event_id, event_type, data, created_at) VALUES (999, 'x-1', 0, gen_random_uuid(), 'T', '{}', now())},
 		q{UPDATE es.events SET data = '{}'},
