@@ -42,3 +42,52 @@ fi
 if ! command -v make >/dev/null || ! command -v "$("$PG_CONFIG" --cc | cut -d' ' -f1)" >/dev/null; then
 	die "need make and a C compiler: apt-get install -y build-essential"
 fi
+
+# The client examples (examples/, test/t/016_clients.pl): Node.js with npm,
+# and psycopg 3 for the system interpreter /usr/bin/python3 (which Debian's
+# python3-psycopg serves, whatever python3 comes first in PATH).
+# Only the missing packages are installed: a NodeSource nodejs bundles npm
+# and conflicts with Debian's npm package.
+# unzip is for test/t/018_packaging.pl.
+client_packages() {
+	command -v node >/dev/null || echo nodejs
+	command -v npm >/dev/null || echo npm
+	/usr/bin/python3 -c 'import psycopg' 2>/dev/null || echo python3-psycopg
+	command -v unzip >/dev/null || echo unzip
+}
+pkgs=$(client_packages)
+if [ -n "$pkgs" ]; then
+	pkgs=${pkgs//$'\n'/ }
+	echo "missing for the client examples and the packaging test: $pkgs" >&2
+	if ! is_root; then
+		echo "sudo apt-get install -y $pkgs"
+		exit 1
+	fi
+	apt-get update
+	# shellcheck disable=SC2086  # a list of package names
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs
+	pkgs=$(client_packages)
+	[ -z "$pkgs" ] || die "still missing after apt-get install: ${pkgs//$'\n'/, }"
+fi
+# examples/node/node_modules, as the committed package-lock.json pins it;
+# readable by all, as the tests run as OS user postgres when root runs them.
+node_dir=$ES_REPO/examples/node
+if [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+	(cd "$node_dir" && npm ci --no-audit --no-fund)
+	chmod -R a+rX "$node_dir/node_modules"
+fi
+
+# prometheus-postgres-exporter, for test/t/019_metrics.pl: only the package's
+# binary, unpacked under tmp_check/tools.  Installing the package would also
+# start its service on this machine.
+exporter_deb=prometheus-postgres-exporter
+if [ ! -x /usr/bin/$exporter_deb ] && [ ! -x "$ES_EXPORTER" ]; then
+	tools=$(dirname "$(dirname "$(dirname "$ES_EXPORTER")")")
+	download=$(mktemp -d)
+	if ! (cd "$download" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$exporter_deb" && dpkg-deb -x ./"${exporter_deb}"_*.deb "$tools"); then
+		rm -rf "$download"
+		die "could not fetch $exporter_deb with apt-get download (run apt-get update first)"
+	fi
+	rm -rf "$download"
+	chmod -R a+rX "$tools"
+fi

@@ -6,6 +6,8 @@ ES_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 ES_SCRIPTS=$ES_REPO/scripts
 ES_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libipc-run-perl"
 PG_CONFIG=${PG_CONFIG:-pg_config}
+# Where scripts/deps.sh unpacks Debian's postgres_exporter when the package is not installed.
+ES_EXPORTER=$ES_REPO/tmp_check/tools/usr/bin/prometheus-postgres-exporter
 export PG_CONFIG
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
