@@ -10,6 +10,7 @@
 #   make test-sanitize         the whole suite against an ASan+UBSan build in a private server copy
 #   make bench-sqlsmith        a bounded sqlsmith run against the extension's functions
 #   make bench-chaos           the chaos test (test/t/014_chaos.pl) for 50 SIGKILL cycles; PASS or FAIL
+#   make dist                  event_streaming-<version>.zip for PGXN: git archive of HEAD (scripts/dist.sh)
 
 EXTENSION   = event_streaming
 MODULE_big  = event_streaming
@@ -37,7 +38,10 @@ all install:
 	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
 endif
 
-.PHONY: demo demo-stop test test-sanitize bench bench-queue bench-retention bench-ordering bench-soak bench-evolution bench-sqlsmith bench-chaos
+.PHONY: dist demo demo-stop test test-sanitize bench bench-queue bench-retention bench-ordering bench-soak bench-evolution bench-sqlsmith bench-chaos
+dist:
+	scripts/dist.sh
+
 demo:
 	scripts/demo.sh
 
