@@ -26,49 +26,42 @@ missing() {
 	command -v prove >/dev/null || echo "prove"
 }
 
-need=$(missing)
-if [ -n "$need" ]; then
+# If CHECK prints what is missing: as root apt-get install PACKAGES and
+# check again; otherwise print the command and stop.
+install_missing() {
+	local check=$1 packages=$2 need
+	need=$($check)
+	[ -n "$need" ] || return 0
 	echo "missing: ${need//$'\n'/, }" >&2
 	if ! is_root; then
-		echo "sudo apt-get install -y $ES_APT_PACKAGES"
+		echo "sudo apt-get install -y $packages"
 		exit 1
 	fi
 	apt-get update
 	# shellcheck disable=SC2086  # a list of package names
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $ES_APT_PACKAGES
-	need=$(missing)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $packages
+	need=$($check)
 	[ -z "$need" ] || die "still missing after apt-get install: ${need//$'\n'/, }"
-fi
+}
+
+install_missing missing "$ES_APT_PACKAGES"
 if ! command -v make >/dev/null || ! command -v "$("$PG_CONFIG" --cc | cut -d' ' -f1)" >/dev/null; then
 	die "need make and a C compiler: apt-get install -y build-essential"
 fi
 
 # The client examples (examples/, test/t/016_clients.pl): Node.js with npm,
 # and psycopg 3 for the system interpreter /usr/bin/python3 (which Debian's
-# python3-psycopg serves, whatever python3 comes first in PATH).
-# Only the missing packages are installed: a NodeSource nodejs bundles npm
-# and conflicts with Debian's npm package.
-# unzip is for test/t/018_packaging.pl.
+# python3-psycopg serves, whatever python3 comes first in PATH); unzip is
+# for test/t/018_packaging.pl.
 client_packages() {
 	command -v node >/dev/null || echo nodejs
 	command -v npm >/dev/null || echo npm
 	/usr/bin/python3 -c 'import psycopg' 2>/dev/null || echo python3-psycopg
 	command -v unzip >/dev/null || echo unzip
 }
-pkgs=$(client_packages)
-if [ -n "$pkgs" ]; then
-	pkgs=${pkgs//$'\n'/ }
-	echo "missing for the client examples and the packaging test: $pkgs" >&2
-	if ! is_root; then
-		echo "sudo apt-get install -y $pkgs"
-		exit 1
-	fi
-	apt-get update
-	# shellcheck disable=SC2086  # a list of package names
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs
-	pkgs=$(client_packages)
-	[ -z "$pkgs" ] || die "still missing after apt-get install: ${pkgs//$'\n'/, }"
-fi
+# Only the missing ones: a NodeSource nodejs bundles npm and conflicts with
+# Debian's npm package.
+install_missing client_packages "$(client_packages | tr '\n' ' ')"
 # examples/node/node_modules, as the committed package-lock.json pins it;
 # readable by all, as the tests run as OS user postgres when root runs them.
 node_dir=$ES_REPO/examples/node
@@ -84,6 +77,7 @@ exporter_deb=prometheus-postgres-exporter
 if [ ! -x /usr/bin/$exporter_deb ] && [ ! -x "$ES_EXPORTER" ]; then
 	tools=$(dirname "$(dirname "$(dirname "$ES_EXPORTER")")")
 	download=$(mktemp -d)
+	mkdir -p "$tools"
 	if ! (cd "$download" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$exporter_deb" && dpkg-deb -x ./"${exporter_deb}"_*.deb "$tools"); then
 		rm -rf "$download"
 		die "could not fetch $exporter_deb with apt-get download (run apt-get update first)"

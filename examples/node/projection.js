@@ -1,6 +1,6 @@
 // projection.js — a read model kept by a projection: registers the projection
-// cart_totals over category 'cart' with a PL/pgSQL handler this program
-// creates, brings it up to date with es.run_projection, and prints the read
+// cart_totals over category 'cart' with the PL/pgSQL handler of
+// ../cart_totals.sql, brings it up to date with es.run_projection, and prints the read
 // model.  The background worker runs the same projection by itself (woken by
 // each append's commit); es.run_projection applies the pending events now, in
 // this session.  Either way the handler's writes and the projection's position
@@ -11,6 +11,7 @@
 // Connection: libpq environment variables (PGHOST, PGPORT, PGDATABASE, PGUSER).
 // Output: one JSON line {program, projection, applied, carts: [{cart, lines,
 // quantity, version}]}.
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { options, report, transaction } from './lib.js';
 
@@ -21,23 +22,7 @@ await client.connect();
 
 try {
   await transaction(client, async () => {
-    await client.query(`CREATE TABLE IF NOT EXISTS cart_totals (
-        cart     text   PRIMARY KEY,
-        lines    int    NOT NULL,
-        quantity int    NOT NULL,
-        version  bigint NOT NULL)     -- offset of the last event applied`);
-    // The worker calls the handler with its own search_path: pin this one.
-    await client.query(`CREATE OR REPLACE FUNCTION cart_totals_apply(e es.event) RETURNS void
-        LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-        BEGIN
-            IF e.event_type = 'ItemAdded' THEN
-                INSERT INTO cart_totals AS t (cart, lines, quantity, version)
-                VALUES (e.stream, 1, (e.data->>'qty')::int, e.stream_offset)
-                ON CONFLICT (cart) DO UPDATE
-                   SET lines = t.lines + 1, quantity = t.quantity + EXCLUDED.quantity,
-                       version = EXCLUDED.version;
-            END IF;
-        END $$`);
+    await client.query(readFileSync(new URL('../cart_totals.sql', import.meta.url), 'utf8'));
     await client.query(
       `SELECT es.create_projection(name => $1, source => 'cart',
                                    handler => 'cart_totals_apply(es.event)', on_error => 'stop')

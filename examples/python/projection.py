@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """projection.py — a read model kept by a projection: registers the projection
-cart_totals over category 'cart' with a PL/pgSQL handler this program
-creates, brings it up to date with es.run_projection, and prints the read
+cart_totals over category 'cart' with the PL/pgSQL handler of
+../cart_totals.sql, brings it up to date with es.run_projection, and prints the read
 model.  The background worker runs the same projection by itself (woken by
 each append's commit); es.run_projection applies the pending events now, in
 this session.  Either way the handler's writes and the projection's position
@@ -16,6 +16,7 @@ quantity, version}]}.
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
@@ -28,25 +29,7 @@ def main() -> None:
 
     with psycopg.connect(autocommit=True, row_factory=dict_row) as conn:
         with conn.transaction():
-            conn.execute("""
-                CREATE TABLE IF NOT EXISTS cart_totals (
-                    cart     text   PRIMARY KEY,
-                    lines    int    NOT NULL,
-                    quantity int    NOT NULL,
-                    version  bigint NOT NULL)     -- offset of the last event applied""")
-            # The worker calls the handler with its own search_path: pin this one.
-            conn.execute("""
-                CREATE OR REPLACE FUNCTION cart_totals_apply(e es.event) RETURNS void
-                LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-                BEGIN
-                    IF e.event_type = 'ItemAdded' THEN
-                        INSERT INTO cart_totals AS t (cart, lines, quantity, version)
-                        VALUES (e.stream, 1, (e.data->>'qty')::int, e.stream_offset)
-                        ON CONFLICT (cart) DO UPDATE
-                           SET lines = t.lines + 1, quantity = t.quantity + EXCLUDED.quantity,
-                               version = EXCLUDED.version;
-                    END IF;
-                END $$""")
+            conn.execute((Path(__file__).parent.parent / "cart_totals.sql").read_text())
             conn.execute("""
                 SELECT es.create_projection(name => %(name)s, source => 'cart',
                                             handler => 'cart_totals_apply(es.event)', on_error => 'stop')
