@@ -64,6 +64,7 @@ UNION ALL
 SELECT 'category', c.category, NULL, v.metric, v.value
   FROM categories c
   LEFT JOIN counters n ON n.category OPERATOR(pg_catalog.=) c.category
+                     AND n.metric OPERATOR(pg_catalog.=) 'events_appended_total'
  CROSS JOIN LATERAL (VALUES
        ('streams', c.streams::float8),
        ('events_appended_total', COALESCE(n.value, 0)::float8)) v(metric, value)
@@ -72,7 +73,6 @@ SELECT 'queue', s.queue, NULL, v.metric, v.value
   FROM es.queue_stats s
   JOIN es.queues q ON q.queue OPERATOR(pg_catalog.=) s.queue
   LEFT JOIN by_queue n ON n.queue_id OPERATOR(pg_catalog.=) q.queue_id
- CROSS JOIN now
  CROSS JOIN LATERAL (VALUES
        ('depth', s.depth::float8),
        ('visible', s.visible::float8),
@@ -115,7 +115,7 @@ SELECT 'worker', w.pass, NULL, v.metric, v.value
        ('affected_total', COALESCE(w.total_affected, 0)::float8),
        ('last_run_age_seconds',
         pg_catalog.date_part('epoch', now.t OPERATOR(pg_catalog.-) w.last_finish))) v(metric, value)
- WHERE v.value IS NOT NULL;
+ WHERE v.value IS NOT NULL;   -- (this branch only) no last_run_age_seconds before the first run
 
 -- psql helpers.  es.tail: the last events of a stream, oldest first (as
 -- `tail` shows a file); upcast like es.read_stream.

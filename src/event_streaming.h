@@ -76,7 +76,7 @@ extern void EsMetricsShmemStartup(void);
 extern void EsCountAppended(const char *stream, int64 n);
 extern void EsCountQueue(int32 queue_id, EsCounter c, int64 n);
 
-/* Where the extension sleeps, for pg_stat_activity.wait_event. */
+/* metrics.c: where the extension sleeps, for pg_stat_activity.wait_event */
 typedef enum EsWait
 {
 	ES_WAIT_DEQUEUE,			/* es.dequeue with a wait */

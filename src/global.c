@@ -346,7 +346,7 @@ Datum
 es_source_head(PG_FUNCTION_ARGS)
 {
 	char	   *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Datum		arg = CStringGetTextDatum(source);
+	Datum		arg = PG_GETARG_DATUM(0);
 	EsPlan	   *plan = strcmp(source, "$all") == 0 ? &last_position_plan :
 		strchr(source, '-') == NULL ? &category_head_plan : &stream_head_plan;
 	bool		isnull = true;

@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "event_streaming.h"
@@ -143,13 +144,15 @@ EsGucInit(void)
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("event_streaming.metrics_max_objects",
-							"Most categories and queues, over all databases, whose counters es.metrics keeps.",
-							"The counts of objects beyond it go to one dropped counter.",
-							&es_metrics_max_objects,
-							1000, 16, 1000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/* A server-start setting can only be defined while preloading. */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("event_streaming.metrics_max_objects",
+								"Most categories and queues, over all databases, whose counters es.metrics keeps.",
+								"The counts of objects beyond it go to one dropped counter.",
+								&es_metrics_max_objects,
+								1000, 16, 1000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("event_streaming");
 }

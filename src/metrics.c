@@ -19,7 +19,6 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -27,7 +26,6 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
@@ -82,6 +80,7 @@ static HTAB *metrics_hash = NULL;
 static HTAB *pending = NULL;	/* in TopMemoryContext, emptied at each end */
 static bool pending_any = false;
 
+/* The shared state: the dropped counter and the table of counters. */
 Size
 EsMetricsShmemSize(void)
 {
@@ -89,8 +88,10 @@ EsMetricsShmemSize(void)
 					hash_estimate_size(es_metrics_max_objects, sizeof(EsMetricEntry)));
 }
 
-/* Called with AddinShmemInitLock held, from shmem.c's start-up hook;
- * shmem.c's request hook asks for the space and the lock. */
+/*
+ * Called with AddinShmemInitLock held, from shmem.c's start-up hook;
+ * shmem.c's request hook asks for the space and the lock.
+ */
 void
 EsMetricsShmemStartup(void)
 {
@@ -160,6 +161,11 @@ Clear(void)
 	pending_any = false;
 }
 
+/*
+ * A transaction's counts go to shared memory when it commits, or when it
+ * prepares: a prepared transaction counts then, even if it is rolled back
+ * later (its counts would have to be kept with its two-phase state).
+ */
 static void
 MetricsXactCallback(XactEvent event, void *arg)
 {
@@ -321,22 +327,41 @@ es_metric_counters(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS seq;
 	EsMetricEntry *e;
+	EsMetricEntry *copies;
+	int			n = 0;
+	int			room = 64;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
 	EsRequirePreloaded();
 	InitMaterializedSRF(fcinfo, 0);
 
+	/* Copy this database's entries under the lock, build rows after it. */
+	copies = palloc(sizeof(EsMetricEntry) * room);
 	LWLockAcquire(metrics_shared->lock, LW_SHARED);
 	hash_seq_init(&seq, metrics_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (e->key.dbid != MyDatabaseId)
+			continue;
+		if (n == room)
+		{
+			room *= 2;
+			copies = repalloc(copies, sizeof(EsMetricEntry) * room);
+		}
+		copies[n].key = e->key;
+		for (int i = 0; i < ES_NCOUNTERS; i++)
+			pg_atomic_init_u64(&copies[n].count[i], pg_atomic_read_u64(&e->count[i]));
+		n++;
+	}
+	LWLockRelease(metrics_shared->lock);
+
+	for (e = copies; e < copies + n; e++)
 	{
 		bool		queue = e->key.queue_id != 0;
 		int			first = queue ? ES_COUNT_ENQUEUED : ES_COUNT_APPENDED;
 		int			last = queue ? ES_NCOUNTERS : ES_COUNT_ENQUEUED;
 
-		if (e->key.dbid != MyDatabaseId)
-			continue;
 		nulls[0] = queue;
 		nulls[1] = !queue;
 		values[0] = queue ? (Datum) 0 : CStringGetTextDatum(e->key.category);
@@ -348,7 +373,6 @@ es_metric_counters(PG_FUNCTION_ARGS)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
-	LWLockRelease(metrics_shared->lock);
 
 	nulls[0] = nulls[1] = true;
 	values[2] = CStringGetTextDatum("metrics_dropped_total");

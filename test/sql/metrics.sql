@@ -32,6 +32,13 @@ COMMIT;
 -- in no catalog either.
 SELECT * FROM mtr('category', 'mtr');
 SELECT es.stream_version('mtr-1') + es.stream_version('mtr-2') + 2 AS events_stored;
+-- A prepared transaction counts when it prepares, rolled back later or not.
+BEGIN;
+SELECT es.append('mtr-2', 'P', '{}');
+PREPARE TRANSACTION 'mtr_2pc';
+SELECT value AS after_prepare FROM mtr('category', 'mtr') WHERE metric = 'events_appended_total';
+ROLLBACK PREPARED 'mtr_2pc';
+SELECT value AS after_rollback_prepared FROM mtr('category', 'mtr') WHERE metric = 'events_appended_total';
 
 -- Queues.
 SELECT es.create_queue('mtrq', visibility_timeout => '1 hour', max_deliveries => 2);
