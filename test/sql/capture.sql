@@ -7,16 +7,8 @@ RESET client_min_messages;
 -- have taken positions they rolled back).
 SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS base
   FROM es.global_position_seq \gset
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    state text; msg text; detail text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-    RETURN state || ': ' || msg || coalesce(' | ' || nullif(detail, ''), '');
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/try.sql
 
 -- A table with a composite, an array, a jsonb and NULL-able columns.
 CREATE TYPE cap_address AS (street text, city text);

@@ -3,16 +3,8 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS event_streaming;
 RESET client_min_messages;
 
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    state text; msg text; detail text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-    RETURN state || ': ' || msg || coalesce(' | ' || nullif(detail, ''), '');
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/try.sql
 
 SELECT es.append('err-1', 'Opened', '{}');
 SELECT count(*) AS events_before FROM es.events \gset
