@@ -73,7 +73,7 @@ typedef enum EsCounter
 extern void EsMetricsInit(void);
 extern Size EsMetricsShmemSize(void);
 extern void EsMetricsShmemStartup(void);
-extern void EsCountAppended(const char *stream, int64 n);
+extern void EsCountAppended(const char *category, int len, int64 n);
 extern void EsCountQueue(int32 queue_id, EsCounter c, int64 n);
 
 /* metrics.c: where the extension sleeps, for pg_stat_activity.wait_event */

@@ -263,14 +263,11 @@ Count(int32 queue_id, const char *category, int category_len, EsCounter c, int64
 	pending_any = true;
 }
 
-/* n events appended to stream, counted for its category. */
+/* n events appended to a stream of category, the first len bytes of its name. */
 void
-EsCountAppended(const char *stream, int64 n)
+EsCountAppended(const char *category, int len, int64 n)
 {
-	const char *dash = strchr(stream, '-');
-
-	Count(0, stream, dash ? (int) (dash - stream) : (int) strlen(stream),
-		  ES_COUNT_APPENDED, n);
+	Count(0, category, len, ES_COUNT_APPENDED, n);
 }
 
 /* n messages of queue queue_id went through counter c. */

@@ -45,13 +45,13 @@ EsNoteAppend(const char *stream, int64 position, int64 n)
 	ListCell   *lc;
 	MemoryContext old;
 
-	EsCountAppended(stream, n);
+	dash = strchr(stream, '-');
+	len = dash ? (int) (dash - stream) : (int) strlen(stream);
+	EsCountAppended(stream, len, n);
 	last_position = Max(last_position, position);
 	wake_worker = true;
 	if (!es_notify || list_length(categories) >= MAX_CATEGORY_CHANNELS)
 		return;
-	dash = strchr(stream, '-');
-	len = dash ? (int) (dash - stream) : (int) strlen(stream);
 	foreach(lc, categories)
 	{
 		const char *c = lfirst(lc);
