@@ -758,9 +758,8 @@ es_dequeue(PG_FUNCTION_ARGS)
 	bool		had_xid = TransactionIdIsValid(GetTopTransactionIdIfAny());
 	int			claimed = 0;
 
-	name = EsTextArgNotNull(fcinfo, 0, "queue name");
-	EsValidateName(name, "queue name");
-	EsValidateName(EsTextArgNotNull(fcinfo, 1, "consumer name"), "consumer name");
+	name = EsNameArg(fcinfo, 0, "queue name");
+	(void) EsNameArg(fcinfo, 1, "consumer name");
 	req.consumer = PG_GETARG_DATUM(1);
 	if (!PG_ARGISNULL(2))
 		req.visibility_timeout = EsIntervalArg(fcinfo, 2, "visibility timeout", false,
@@ -853,8 +852,7 @@ Settle(FunctionCallInfo fcinfo, const SettleRequest *req)
 	bool		dead = false;
 	TimestampTz now = 0;
 
-	name = EsTextArgNotNull(fcinfo, 0, "queue name");
-	EsValidateName(name, "queue name");
+	name = EsNameArg(fcinfo, 0, "queue name");
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -590,12 +590,11 @@ Datum
 es_peek(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name = EsTextArgNotNull(fcinfo, 0, "queue name");
+	char	   *name = EsNameArg(fcinfo, 0, "queue name");
 	int32		max_messages;
 	EsQueue		q;
 	Datum		args[3];
 
-	EsValidateName(name, "queue name");
 	max_messages = EsIntArg(fcinfo, 1, "max_messages", 1, es_max_read_count,
 							"The upper limit is set by event_streaming.max_read_count.");
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
