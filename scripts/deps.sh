@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Make sure everything needed to build and test is installed; quiet when it is.
 # Root installs the missing Debian packages; anyone else is told the command.
-# Env: PG_CONFIG (default pg_config) — must belong to PostgreSQL 15.
+# Env: PG_CONFIG (default pg_config): PostgreSQL 15 to 18; with none, 15
+# (this host's Debian's) is installed.
 source "$(dirname "$0")/lib.sh"
 
 # Print what is missing, one item a line; nothing when all is there.
 missing() {
 	if ! command -v "$PG_CONFIG" >/dev/null; then echo "pg_config ($PG_CONFIG)"; return; fi
-	local version
-	version=$("$PG_CONFIG" --version)
-	case $version in
-	"PostgreSQL 15."*) ;;
-	*) die "$PG_CONFIG is '$version', need PostgreSQL 15; set PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config" ;;
+	case $(es_pg_major) in
+	15 | 16 | 17 | 18) ;;
+	*) die "$PG_CONFIG is '$("$PG_CONFIG" --version)'; event_streaming supports PostgreSQL 15 to 18: set PG_CONFIG to one of those, or PG=17 / PG=18 for Debian's in a root (README)" ;;
 	esac
 	es_pg_paths
 	[ -f "$("$PG_CONFIG" --pgxs)" ] || echo "PGXS"
@@ -44,7 +43,7 @@ install_missing() {
 	[ -z "$need" ] || die "still missing after apt-get install: ${need//$'\n'/, }"
 }
 
-install_missing missing "$ES_APT_PACKAGES"
+install_missing missing "$(es_apt_packages)"
 if ! command -v make >/dev/null || ! command -v "$("$PG_CONFIG" --cc | cut -d' ' -f1)" >/dev/null; then
 	die "need make and a C compiler: apt-get install -y build-essential"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and install the extension into the server named by PG_CONFIG.
-# Env: PG_CONFIG, ENABLE_ASSERTS (non-empty: build with assertions).
+# Env: PG_CONFIG, ENABLE_ASSERTS (non-empty: build with assertions),
+#      ES_INSTALL_ROOT (also install under that directory).
 source "$(dirname "$0")/lib.sh"
 cd "$ES_REPO"
 
@@ -24,3 +25,9 @@ if ! is_root && ! { [ -w "$PG_EXTDIR" ] && [ -w "$("$PG_CONFIG" --pkglibdir)" ];
 fi
 make --no-print-directory install "${args[@]}" >/dev/null
 echo "installed event_streaming into $("$PG_CONFIG" --pkglibdir)"
+# ES_INSTALL_ROOT: also into the same paths under that directory (a Debian
+# root of scripts/pgroot.sh that holds this server beside a newer one).
+if [ -n "${ES_INSTALL_ROOT:-}" ]; then
+	make --no-print-directory install "${args[@]}" DESTDIR="$ES_INSTALL_ROOT" >/dev/null
+	echo "installed event_streaming into $ES_INSTALL_ROOT$("$PG_CONFIG" --pkglibdir)"
+fi

@@ -4,7 +4,12 @@ set -euo pipefail
 
 ES_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 ES_SCRIPTS=$ES_REPO/scripts
-ES_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libipc-run-perl"
+# PG=MAJOR picks a server: this host's own if it has that major, otherwise
+# the Debian root of scripts/pgroot.sh (es_enter_root).  Without PG, the
+# server of PG_CONFIG (default: the pg_config in PATH).
+if [ -n "${PG:-}" ] && [ -x "/usr/lib/postgresql/$PG/bin/pg_config" ]; then
+	PG_CONFIG=/usr/lib/postgresql/$PG/bin/pg_config
+fi
 PG_CONFIG=${PG_CONFIG:-pg_config}
 # Where scripts/deps.sh unpacks Debian's postgres_exporter when the package is not installed.
 ES_EXPORTER=$ES_REPO/tmp_check/tools/usr/bin/prometheus-postgres-exporter
@@ -42,4 +47,44 @@ es_pg_paths() {
 es_socket_dir() {
 	if [ ${#1} -le 80 ]; then echo "$1"
 	else echo "/tmp/es-sock-$(printf %s "$1" | md5sum | cut -c1-12)"; fi
+}
+
+# The major version of PG_CONFIG's server; 15, this host's Debian's, when
+# there is none yet.  "PostgreSQL 18.1" and "PostgreSQL 19beta1" give 18, 19.
+es_pg_major() {
+	local v
+	v=$("$PG_CONFIG" --version 2>/dev/null) || { echo 15; return; }
+	v=${v#PostgreSQL }
+	echo "${v%%[!0-9]*}"
+}
+
+# The Debian packages of a server and what the suite needs with it.
+es_apt_packages() {
+	local m
+	m=$(es_pg_major)
+	echo "postgresql-$m postgresql-server-dev-$m postgresql-$m-pgtap libipc-run-perl"
+}
+
+# With PG=MAJOR for a server this host has no package of (17, 18), run
+# this script again inside that server's Debian root (scripts/pgroot.sh),
+# with the arguments it got.  Before entering, the extension is built for
+# this host's PostgreSQL 15 and installed into the root too, for the
+# pg_upgrade test there.
+# Returns when the script is to run here.
+es_enter_root() {
+	[ -n "${PG:-}" ] && [ -z "${ES_IN_ROOT:-}" ] || return 0
+	if [ -x "/usr/lib/postgresql/$PG/bin/pg_config" ]; then return 0; fi
+	local root script=$1 v
+	shift
+	root=$("$ES_SCRIPTS/pgroot.sh" path "$PG") || exit 1
+	(
+		export PG='' PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+		"$ES_SCRIPTS/deps.sh" && ES_INSTALL_ROOT=$root "$ES_SCRIPTS/install.sh"
+	) || die "could not install PostgreSQL 15's build into $root"
+	# The root starts from an empty environment: pass on only the settings.
+	local pass=(PG="$PG" ES_IN_ROOT=1 PG_CONFIG="/usr/lib/postgresql/$PG/bin/pg_config")
+	for v in $(compgen -e | grep -E '^(ES_|BENCH_)' || true) CI ENABLE_ASSERTS TERM; do
+		if [ -n "${!v:-}" ]; then pass+=("$v=${!v}"); fi
+	done
+	exec "$ES_SCRIPTS/pgroot.sh" run "$PG" env "${pass[@]}" "$script" "$@"
 }

@@ -4,11 +4,15 @@
 #   pg_regress  test/sql/*.sql     expected/<name>.out  cluster in tmp_check/cluster
 #   isolation   test/specs/*.spec  expected/<name>.out  same cluster
 #   Perl TAP    test/t/*.pl        each test makes its own clusters
+#   pg_upgrade  test/pg_upgrade/*.pl  15 upgraded to this server; only where
+#                                  both are installed (the roots of PG=17, 18)
 # Ends with per-suite counts and the line "N passed, N failed" (N counts test
 # files; one that could not run counts as failed).  Exit status 1 if any failed.
 # Output in tmp_check/.  Env: ES_TEST_PORT (default 54330), ES_EXTRA_CONF
-# (extra postgresql.conf lines for the shared cluster), PG_CONFIG, ENABLE_ASSERTS.
+# (extra postgresql.conf lines for the shared cluster), PG_CONFIG, ENABLE_ASSERTS,
+# PG (a server major: 15 here; 17 and 18 in a Debian root, scripts/pgroot.sh).
 source "$(dirname "$0")/lib.sh"
+es_enter_root "$0" "$@"
 cd "$ES_REPO"
 
 out=$ES_REPO/tmp_check
@@ -25,6 +29,13 @@ record() {
 
 # The test names in test/SUBDIR/*.EXT, sorted.
 names() { local f; for f in test/"$1"/*."$2"; do [ -e "$f" ] && basename "$f" ".$2"; done; true; }
+
+# Whether the driver's OUTPUT says test NAME passed: "test NAME ... ok" up
+# to 15, "ok N - NAME" (or "+" in a parallel group) from 16 on.
+regress_ok() {
+	awk -v t="$1" '($1 == "test" && $2 == t && $3 == "..." && $4 == "ok") ||
+		($1 == "ok" && ($3 == "-" || $3 == "+") && $4 == t) { ok = 1 } END { exit !ok }' "$2"
+}
 
 # A pg_regress-driven suite: NAME DRIVER DBNAME SUBDIR EXT.  The driver wants
 # SUBDIR/ and expected/ side by side under --inputdir, so build that there.
@@ -47,8 +58,7 @@ run_regress() {
 			--schedule="$dir/schedule" 2>&1 | tee "$dir/output" || true
 	fi
 	for n in "${tests[@]}"; do
-		if awk -v t="$n" '$1 == "test" && $2 == t && $3 == "..." && $4 == "ok" { ok = 1 } END { exit !ok }' \
-			"$dir/output"; then passed=$((passed + 1)); fi
+		if regress_ok "$n" "$dir/output"; then passed=$((passed + 1)); fi
 	done
 	record "$suite" "$passed" $((${#tests[@]} - passed))
 	if [ $passed -lt ${#tests[@]} ] && $ran; then
@@ -59,26 +69,43 @@ run_regress() {
 	fi
 }
 
-# Perl TAP, one prove run per file so that each counts on its own.  As root
-# it runs as postgres (initdb refuses root), so TESTDIR belongs to postgres.
+# Perl TAP in test/SUBDIR/*.pl as suite NAME, one prove run per file so that
+# each counts on its own.  As root it runs as postgres (initdb refuses
+# root), so the output directory belongs to postgres.  TESTDIR is where 15
+# puts it, TESTDATADIR and TESTLOGDIR where 16 and later do: the same place.
 run_tap() {
-	local dir=$out/tap passed=0 failed=0 n
+	local suite=$1 sub=$2 dir=$out/tap passed=0 failed=0 n
 	mkdir -p "$dir" && pg_own "$dir"
-	for n in $(names t pl); do
+	for n in $(names "$sub" pl); do
 		if ! $ready; then
 			failed=$((failed + 1))
 			continue
 		fi
-		echo "== perl TAP: test/t/$n.pl"
+		echo "== $suite: test/$sub/$n.pl"
 		if as_pg env PATH="$PG_BINDIR:$PATH" PG_REGRESS="$PG_REGRESS" TESTDIR="$dir" \
-			prove -I "$PG_PERL_LIB" "test/t/$n.pl"; then
+			TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/tmp_check/log" \
+			prove -I "$PG_PERL_LIB" "test/$sub/$n.pl"; then
 			passed=$((passed + 1))
 		else
 			failed=$((failed + 1))
-			problems+=("perl TAP: test/t/$n.pl; log $dir/tmp_check/log/regress_log_$n")
+			problems+=("$suite: test/$sub/$n.pl; log $dir/tmp_check/log/regress_log_$n")
 		fi
 	done
-	record "perl TAP" "$passed" "$failed"
+	record "$suite" "$passed" "$failed"
+}
+
+# The pg_upgrade tests (test/pg_upgrade) need PostgreSQL 15 with the
+# extension beside a newer server, as the roots of scripts/pgroot.sh have
+# them (make test PG=17, PG=18); on a host with one server they do not run,
+# and the summary says so instead of counting them.
+run_pg_upgrade() {
+	local old=/usr/lib/postgresql/15
+	if $ready && [ "$(es_pg_major)" -gt 15 ] && [ -x "$old/bin/postgres" ] &&
+		[ -f "$old/lib/event_streaming.so" ]; then
+		run_tap pg_upgrade pg_upgrade
+	else
+		summary+=("$(printf '%-12s not run: needs PostgreSQL 15 beside a newer server (make test PG=17)' pg_upgrade)")
+	fi
 }
 
 # Stop our servers, including any an interrupted TAP test left behind.
@@ -108,7 +135,8 @@ fi
 
 run_regress pg_regress "${PG_REGRESS:-}" contrib_regression sql sql
 run_regress isolation "${PG_ISOLATION_REGRESS:-}" isolation_regression specs spec
-run_tap
+run_tap "perl TAP" t
+run_pg_upgrade
 if $ready; then "$ES_SCRIPTS/cluster.sh" stop "$cluster"; fi
 
 if [ ${#problems[@]} -gt 0 ]; then

@@ -216,7 +216,7 @@ CheckTable(Relation rel, const char *id_column)
 						get_namespace_name(RelationGetNamespace(rel)))));
 	if (id_column == NULL)
 	{
-		Oid			pk = RelationGetPrimaryKeyIndex(rel);
+		Oid			pk = EsPrimaryKeyIndex(rel);
 		HeapTuple	tup;
 		Form_pg_index index;
 
@@ -459,7 +459,7 @@ OpenOwnTable(Oid relid, LOCKMODE mode)
 {
 	Relation	rel = OpenTable(relid, mode);
 
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!EsRelationOwnerCheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(rel->rd_rel->relkind),
 					   RelationGetRelationName(rel));
 	return rel;

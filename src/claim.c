@@ -199,7 +199,7 @@ FetchMessage(Messages *m, int64 message_id)
 	bool		found;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(message_id));
-	scan = index_beginscan(m->rel, m->pkey, m->snap, 1, 0);
+	scan = EsIndexBeginScan(m->rel, m->pkey, m->snap, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, m->slot);
 	index_endscan(scan);
@@ -224,13 +224,7 @@ InsertIndexEntries(Messages *m, bool summarizing_only)
 		ExecOpenIndices(m->rri, false);
 	}
 	m->estate->es_output_cid = m->cid;
-#if PG_VERSION_NUM >= 160000
-	ExecInsertIndexTuples(m->rri, m->newslot, m->estate, false, false, NULL, NIL,
-						  summarizing_only);
-#else
-	Assert(!summarizing_only);
-	ExecInsertIndexTuples(m->rri, m->newslot, m->estate, false, false, NULL, NIL);
-#endif
+	EsExecInsertIndexTuples(m->rri, m->newslot, m->estate, summarizing_only);
 	ResetPerTupleExprContext(m->estate);
 }
 
@@ -246,11 +240,7 @@ WriteVersion(Messages *m, Datum *values, bool *nulls, bool wait)
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	TM_Result	res;
-#if PG_VERSION_NUM >= 160000
-	TU_UpdateIndexes update_indexes;
-#else
-	bool		update_indexes;
-#endif
+	EsUpdateIndexes update_indexes;
 
 	ExecClearTuple(m->newslot);
 	memcpy(m->newslot->tts_values, values, sizeof(Datum) * Natts_messages);
@@ -260,13 +250,8 @@ WriteVersion(Messages *m, Datum *values, bool *nulls, bool wait)
 
 	res = table_tuple_update(m->rel, &m->slot->tts_tid, m->newslot, m->cid, m->snap,
 							 InvalidSnapshot, wait, &tmfd, &lockmode, &update_indexes);
-#if PG_VERSION_NUM >= 160000
-	if (res == TM_Ok && update_indexes != TU_None)
-		InsertIndexEntries(m, update_indexes == TU_Summarizing);
-#else
-	if (res == TM_Ok && update_indexes)
-		InsertIndexEntries(m, false);
-#endif
+	if (res == TM_Ok && EsUpdateNeedsIndexes(update_indexes))
+		InsertIndexEntries(m, EsUpdateSummarizingOnly(update_indexes));
 	return res;
 }
 
@@ -361,7 +346,7 @@ IsGroupHead(Messages *m, int32 queue_id, Datum group_key, int64 message_id)
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(queue_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, group_key);
 	keys[1].sk_collation = m->group_idx->rd_indcollation[1];
-	scan = index_beginscan(m->rel, m->group_idx, m->snap, 2, 0);
+	scan = EsIndexBeginScan(m->rel, m->group_idx, m->snap, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, m->probe))
 	{
@@ -442,7 +427,7 @@ NextAvailable(Messages *m, int32 queue_id, TimestampTz now)
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(queue_id));
 	ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(now));
-	scan = index_beginscan(m->rel, m->ready_idx, m->snap, 2, 0);
+	scan = EsIndexBeginScan(m->rel, m->ready_idx, m->snap, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, m->probe))
 	{
@@ -523,7 +508,7 @@ ClaimBatch(Messages *m, const ClaimRequest *req, ReturnSetInfo *rsinfo,
 		ScanKeyEntryInitialize(&keys[nkeys++], SK_ROW_HEADER, 2, BTGreaterEqualStrategyNumber,
 							   InvalidOid, InvalidOid, InvalidOid, PointerGetDatum(from_key));
 	}
-	scan = index_beginscan(m->rel, m->ready_idx, m->snap, nkeys, 0);
+	scan = EsIndexBeginScan(m->rel, m->ready_idx, m->snap, nkeys, 0);
 	scan->xs_want_itup = true;	/* to learn the keys of the entries */
 	index_rescan(scan, keys, nkeys, NULL, 0);
 	while (claimed < req->max_messages && list_length(dead) < MAX_DEAD_PER_LOOK &&
@@ -661,7 +646,7 @@ EsRedeliverQueue(const EsQueue *q, TimestampTz now, int64 max_rows)
 	BeginLook(&m);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(q->id));
 	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
-	scan = index_beginscan(m.rel, m.ready_idx, m.snap, 2, 0);
+	scan = EsIndexBeginScan(m.rel, m.ready_idx, m.snap, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	while (looked < max_rows && list_length(dead) < MAX_DEAD_PER_LOOK &&
 		   index_getnext_slot(scan, ForwardScanDirection, m.slot))
@@ -713,24 +698,30 @@ EsRedeliverQueue(const EsQueue *q, TimestampTz now, int64 max_rows)
 /*
  * Stop holding back VACUUM while sleeping.  In READ COMMITTED, with no
  * transaction id yet and no snapshot older than the calling statement's
- * (an open cursor, an outer loop), nothing this transaction reads later
+ * (an open cursor, an outer statement), nothing this transaction reads later
  * needs the rows VACUUM could remove meanwhile: every look takes a new
  * snapshot, which advertises a new xmin.  The calling statement's own
  * snapshot is not protected during the wait; README says to call
  * es.dequeue as a statement of its own.  Otherwise the horizon stays.
+ *
+ * An older snapshot is told by the xmin this backend advertises: the server
+ * moves it forward only when no snapshot is active, to the oldest registered
+ * one, and a new snapshot sets it only when none is advertised.  So while
+ * the calling statement runs, an advertised xmin older than its snapshot's
+ * means a snapshot taken before it may still be in use (or was, until
+ * recently: then the horizon is kept when it could have gone, which is
+ * safe).  This needs no list of the registered snapshots, which no server
+ * exports since 18 removed GetOldestSnapshot.
  */
 static void
 ReleaseXmin(void)
 {
-	Snapshot	oldest;
-
 	if (IsolationUsesXactSnapshot() || TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		return;
-	InvalidateCatalogSnapshot();
-	oldest = GetOldestSnapshot();
-	if (oldest != NULL && ActiveSnapshotSet() &&
-		TransactionIdPrecedes(oldest->xmin, GetActiveSnapshot()->xmin))
+	if (!ActiveSnapshotSet() ||
+		TransactionIdPrecedes(MyProc->xmin, GetActiveSnapshot()->xmin))
 		return;
+	InvalidateCatalogSnapshot();
 	MyProc->xmin = InvalidTransactionId;
 }
 

@@ -20,17 +20,7 @@
 #include "utils/snapshot.h"
 #include "utils/uuid.h"
 
-/* shmem_request_hook, InitMaterializedSRF and pg_prng arrived in 15. */
-#if PG_VERSION_NUM < 150000
-#error "event_streaming requires PostgreSQL 15 or later"
-#endif
-
-/* pg_proc_aclcheck gave way to object_aclcheck in 16 (utils/acl.h). */
-#if PG_VERSION_NUM >= 160000
-#define ProcAclCheck(proc, role, mode) object_aclcheck(ProcedureRelationId, proc, role, mode)
-#else
-#define ProcAclCheck(proc, role, mode) pg_proc_aclcheck(proc, role, mode)
-#endif
+#include "compat.h"
 
 /* Longest stream name, in bytes. */
 #define ES_MAX_NAME_BYTES 200

@@ -44,7 +44,7 @@ EsIndexFirst(const char *relname, const char *indexname, Datum key,
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
 	skey.sk_collation = index->rd_indcollation[0];
 
-	scan = index_beginscan(heap, index, snap, 1, 0);
+	scan = EsIndexBeginScan(heap, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, dir, slot);
 	if (found)

@@ -288,14 +288,13 @@ EsMetricsInit(void)
 }
 
 /*
- * The wait event to report while sleeping at w.  PostgreSQL 17 lets an
- * extension name its wait events; before that, every wait of an extension
- * shows as wait_event_type and wait_event "Extension".
+ * The wait event to report while sleeping at w: named on servers that let
+ * an extension name its waits (17 and later), "Extension" before.  The
+ * name is registered on first use, once per backend.
  */
 uint32
 EsWaitEvent(EsWait w)
 {
-#if PG_VERSION_NUM >= 170000
 	static const char *const names[ES_NWAITS] = {
 		[ES_WAIT_DEQUEUE] = "EventStreamingDequeue",
 		[ES_WAIT_WORKER_NAP] = "EventStreamingWorkerNap",
@@ -305,11 +304,8 @@ EsWaitEvent(EsWait w)
 	static uint32 ids[ES_NWAITS];
 
 	if (ids[w] == 0)
-		ids[w] = WaitEventExtensionNew(names[w]);
+		ids[w] = EsWaitEventNew(names[w]);
 	return ids[w];
-#else
-	return PG_WAIT_EXTENSION;
-#endif
 }
 
 /*

@@ -222,7 +222,7 @@ EsMigrationRun(const EsMigrationStep *step, bool as_owner, MemoryContext cxt)
 	if (!OidIsValid(step->proc))
 		error = CannotRun(ERRCODE_UNDEFINED_FUNCTION, "procedure %s does not exist",
 						  step->proc_name);
-	else if (ProcAclCheck(step->proc, runner, ACL_EXECUTE) != ACLCHECK_OK)
+	else if (EsProcAclCheck(step->proc, runner, ACL_EXECUTE) != ACLCHECK_OK)
 		error = CannotRun(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for procedure %s",
 						  step->proc_name);
 	else
@@ -322,7 +322,7 @@ es_register_data_migration(PG_FUNCTION_ARGS)
 				 errmsg("data migration %s must take no arguments and return no set",
 						format_procedure(proc))));
 	ReleaseSysCache(proctup);
-	acl = ProcAclCheck(proc, GetUserId(), ACL_EXECUTE);
+	acl = EsProcAclCheck(proc, GetUserId(), ACL_EXECUTE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(proc));
 

@@ -326,7 +326,7 @@ MayReadEvents(Oid role)
 	Oid			read_all = LookupFuncName(list_make2(makeString("es"), makeString("read_all")),
 										  lengthof(argtypes), argtypes, true);
 
-	if (OidIsValid(read_all) && ProcAclCheck(read_all, role, ACL_EXECUTE) == ACLCHECK_OK)
+	if (OidIsValid(read_all) && EsProcAclCheck(read_all, role, ACL_EXECUTE) == ACLCHECK_OK)
 		return true;
 	return pg_class_aclcheck(EsRelationOid("events"), role, ACL_SELECT) == ACLCHECK_OK;
 }
@@ -345,7 +345,7 @@ CannotRun(const Projection *p, bool worker)
 		return NULL;
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(p->owner)))
 		return psprintf("the owner of the projection, role %u, does not exist", p->owner);
-	if (ProcAclCheck(p->handler, p->owner, ACL_EXECUTE) != ACLCHECK_OK)
+	if (EsProcAclCheck(p->handler, p->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		return psprintf("the owner of the projection may not execute %s", p->handler_name);
 	if (!MayReadEvents(p->owner))
 		return psprintf("the owner of the projection may not read events");
@@ -526,7 +526,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 				 errmsg("handler %s must take one argument of type es.event and return one value",
 						format_procedure(handler))));
 	ReleaseSysCache(proctup);
-	acl = ProcAclCheck(handler, GetUserId(), ACL_EXECUTE);
+	acl = EsProcAclCheck(handler, GetUserId(), ACL_EXECUTE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(handler));
 

@@ -94,7 +94,7 @@ StreamVersion(const char *stream)
  * type's current version.
  */
 static Datum
-ReadStream(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from, bool raw)
+ReadStreamEvents(FunctionCallInfo fcinfo, EsPlan *plan, int64 default_from, bool raw)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *stream;
@@ -150,7 +150,7 @@ PG_FUNCTION_INFO_V1(es_read_stream);
 Datum
 es_read_stream(PG_FUNCTION_ARGS)
 {
-	return ReadStream(fcinfo, &forward_plan, 0, false);
+	return ReadStreamEvents(fcinfo, &forward_plan, 0, false);
 }
 
 /* es.read_stream_raw(same arguments): the events as stored, not upcast. */
@@ -158,7 +158,7 @@ PG_FUNCTION_INFO_V1(es_read_stream_raw);
 Datum
 es_read_stream_raw(PG_FUNCTION_ARGS)
 {
-	return ReadStream(fcinfo, &forward_plan, 0, true);
+	return ReadStreamEvents(fcinfo, &forward_plan, 0, true);
 }
 
 /*
@@ -169,7 +169,7 @@ PG_FUNCTION_INFO_V1(es_read_stream_backward);
 Datum
 es_read_stream_backward(PG_FUNCTION_ARGS)
 {
-	return ReadStream(fcinfo, &backward_plan, PG_INT64_MAX, false);
+	return ReadStreamEvents(fcinfo, &backward_plan, PG_INT64_MAX, false);
 }
 
 /* es.stream_version(stream) → offset of the last event, -1 for none. */

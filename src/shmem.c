@@ -79,12 +79,8 @@ typedef struct EsWaiters
 	EsWaiter	slot[FLEXIBLE_ARRAY_MEMBER];	/* by pgprocno */
 } EsWaiters;
 
-/* This backend's slot; PGPROC lost its pgprocno field in 17. */
-#if PG_VERSION_NUM >= 170000
-#define MY_SLOT MyProcNumber
-#else
-#define MY_SLOT (MyProc->pgprocno)
-#endif
+/* This backend's slot. */
+#define MY_SLOT EsMyProcNumber()
 
 static EsShared *es_shared = NULL;
 static EsWaiters *es_waiters = NULL;
@@ -240,11 +236,7 @@ EsPrepared(void)
 	if (!TransactionIdIsValid(es_preparing_xid))
 		return;
 	dummy = TwoPhaseGetDummyProc(es_preparing_xid, false);
-#if PG_VERSION_NUM >= 170000
-	theirs = &es_shared->slot[GetNumberFromPGProc(dummy)];
-#else
-	theirs = &es_shared->slot[dummy->pgprocno];
-#endif
+	theirs = &es_shared->slot[EsProcNumber(dummy)];
 	LWLockAcquire(es_shared->lock, LW_SHARED);
 	theirs->dbid = MyDatabaseId;
 	theirs->xid = es_preparing_xid;

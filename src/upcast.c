@@ -325,7 +325,7 @@ EsUpcast(Datum *values, bool *nulls)
 					 errmsg("upcaster %s of event type \"%s\" does not exist", s->signature,
 							c->event_type),
 					 errhint("Create the function again, or register the step anew.")));
-		acl = ProcAclCheck(s->fn, GetUserId(), ACL_EXECUTE);
+		acl = EsProcAclCheck(s->fn, GetUserId(), ACL_EXECUTE);
 		if (acl != ACLCHECK_OK)
 			aclcheck_error(acl, OBJECT_FUNCTION, s->signature);
 		/* An event without metadata: an empty object, built once. */
@@ -483,7 +483,7 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 						format_procedure(fn))));
 	with_metadata = proc->pronargs == 2;
 	ReleaseSysCache(proctup);
-	acl = ProcAclCheck(fn, GetUserId(), ACL_EXECUTE);
+	acl = EsProcAclCheck(fn, GetUserId(), ACL_EXECUTE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
 

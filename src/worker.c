@@ -782,7 +782,6 @@ RunMigrations(MemoryContext cxt)
 {
 	EsPassStatus *st = &my_slot->pass[PASS_MIGRATIONS];
 	EsMigrationStep step;
-	ErrorData  *failed = NULL;
 	volatile bool locked = false;
 	volatile int64 total = 0;
 	ErrorContextCallback errcb;
@@ -793,6 +792,8 @@ RunMigrations(MemoryContext cxt)
 	errcb.previous = error_context_stack;
 	PG_TRY();
 	{
+		/* declared in here: not live across the longjmp (-Wclobbered) */
+		ErrorData  *failed = NULL;
 		bool		requested;
 
 		SetCurrentStatementStartTimestamp();

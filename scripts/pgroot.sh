@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A Debian root holding another PostgreSQL major, for servers that Debian 12
+# (this host) does not ship: their packages need a newer libc, so they run in
+# a root made with debootstrap from Debian's archive.
+#
+#   scripts/pgroot.sh path MAJOR          make the root if missing; print its path
+#   scripts/pgroot.sh run MAJOR CMD...    run CMD in the root, in this repo's
+#                                         directory, under a clean environment
+#
+#   MAJOR  17: Debian trixie (postgresql-17)   18: Debian forky (postgresql-18)
+#
+# Each root also holds PostgreSQL 15 from Debian 12 (bookworm, pinned low), so
+# that pg_upgrade from 15 can run inside it with both servers' binaries.
+#
+# Roots are cached outside the repository, in ES_ROOT_CACHE (default
+# /var/cache/event_streaming/roots): the first run takes minutes, a later one
+# starts at once.  A root is made in DIR.new and renamed when complete.
+# Making and entering a root needs root (debootstrap, chroot, mounts).
+source "$(dirname "$0")/lib.sh"
+
+usage() { echo "usage: $0 path MAJOR | run MAJOR CMD..." >&2; exit 2; }
+[ $# -ge 2 ] || usage
+cmd=$1 major=$2
+shift 2
+
+case $major in
+17) suite=trixie script=trixie ;;
+# bookworm's debootstrap has no forky script; forky is made like sid.
+18) suite=forky script=sid ;;
+*) die "PostgreSQL $major has no root: supported are 17 (trixie) and 18 (forky); 15 runs on this host" ;;
+esac
+
+mirror=http://deb.debian.org/debian
+cache=${ES_ROOT_CACHE:-/var/cache/event_streaming/roots}
+root=$cache/pg$major-$suite
+
+# What the suite needs in the root: the server, its headers and PGXS, pgTAP,
+# IPC::Run and prove, a compiler, git (make dist), what the client examples
+# and the metrics test use, and PostgreSQL 15 for the pg_upgrade test.
+packages="postgresql-$major postgresql-server-dev-$major postgresql-$major-pgtap
+	libipc-run-perl perl make gcc libc6-dev git procps ca-certificates
+	nodejs npm python3-psycopg unzip prometheus-postgres-exporter
+	postgresql-15"
+
+in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+
+# Install PACKAGES in the root (it is mounted); apt's cache is cleaned after.
+root_install() {
+	in_root apt-get update -q
+	# shellcheck disable=SC2086  # a list of package names
+	in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $packages
+	in_root apt-get clean
+}
+
+# Mount what a root needs, in a private mount namespace so that everything
+# goes when the command ends: proc, /dev with its own /dev/shm (the server's
+# shared memory), and the repository at the same path as on the host.
+# Runs "$@" with ROOT set; used as: unshare ... bash pgroot.sh __mounted ...
+mounted() {
+	mount -t proc proc "$root/proc"
+	mount --rbind /dev "$root/dev"
+	mount -t tmpfs -o mode=1777,size=2g tmpfs "$root/dev/shm"
+	mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+	mkdir -p "$root$ES_REPO"
+	mount --bind "$ES_REPO" "$root$ES_REPO"
+	"$@"
+}
+
+make_root() {
+	is_root || die "making the PostgreSQL $major root needs root (debootstrap); run as root: $0 path $major"
+	command -v debootstrap >/dev/null || {
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
+	} || die "could not install debootstrap"
+	local new=$root.new
+	rm -rf "$new"
+	mkdir -p "$cache"
+	echo "making the PostgreSQL $major root (Debian $suite) in $new; this takes minutes" >&2
+	debootstrap --variant=minbase "$suite" "$new" "$mirror" \
+		"/usr/share/debootstrap/scripts/$script" >"$cache/debootstrap-$major.log" 2>&1 ||
+		{ tail -n 20 "$cache/debootstrap-$major.log" >&2; die "debootstrap of $suite failed; log: $cache/debootstrap-$major.log"; }
+	# A testing suite's Release file may count as expired; no recommends.
+	cat >"$new/etc/apt/apt.conf.d/90event-streaming" <<-EOF
+		Acquire::Check-Valid-Until "false";
+		APT::Install-Recommends "false";
+	EOF
+	echo "deb $mirror $suite main" >"$new/etc/apt/sources.list"
+	# PostgreSQL 15 comes from bookworm, only what is not in $suite.
+	echo "deb $mirror bookworm main" >"$new/etc/apt/sources.list.d/bookworm.list"
+	printf 'Package: *\nPin: release n=bookworm\nPin-Priority: 100\n' >"$new/etc/apt/preferences.d/bookworm"
+	# No service starts in the root, and installing a server creates no
+	# cluster (it would take port 5432, which the root shares with the host).
+	printf '#!/bin/sh\nexit 101\n' >"$new/usr/sbin/policy-rc.d"
+	chmod +x "$new/usr/sbin/policy-rc.d"
+	mkdir -p "$new/etc/postgresql-common"
+	echo "create_main_cluster = false" >"$new/etc/postgresql-common/createcluster.conf"
+	# This machine's TLS may go through a proxy whose CA the host trusts.
+	mkdir -p "$new/usr/local/share/ca-certificates"
+	cp -r /usr/local/share/ca-certificates/. "$new/usr/local/share/ca-certificates/" 2>/dev/null || true
+	root=$new
+	unshare --mount --propagation private bash "$0" __install "$major" "$new" ||
+		die "installing packages in the PostgreSQL $major root failed"
+	in_root update-ca-certificates >/dev/null 2>&1 || true
+	echo "$packages" >"$new/.es-packages"
+	mv "$new" "${new%.new}"
+	root=${new%.new}
+}
+
+case $cmd in
+__install)
+	root=$1
+	mounted root_install
+	exit ;;
+__run)
+	root=$1
+	shift
+	mounted in_root "$@"
+	exit ;;
+path | run) ;;
+*) usage ;;
+esac
+
+if [ ! -d "$root" ]; then
+	make_root
+elif [ "$(cat "$root/.es-packages" 2>/dev/null)" != "$packages" ]; then
+	# The list grew since the root was made: add what is missing.
+	is_root || die "the PostgreSQL $major root needs new packages; run as root: $0 path $major"
+	unshare --mount --propagation private bash "$0" __install "$major" "$root" ||
+		die "installing packages in the PostgreSQL $major root failed"
+	echo "$packages" >"$root/.es-packages"
+fi
+
+case $cmd in
+path) echo "$root" ;;
+run)
+	[ $# -gt 0 ] || usage
+	is_root || die "entering the PostgreSQL $major root needs root (chroot, mounts)"
+	exec unshare --mount --propagation private bash "$0" __run "$major" "$root" \
+		bash -c 'cd "$1" && shift && exec "$@"' - "$ES_REPO" "$@" ;;
+esac
