@@ -75,7 +75,7 @@ SELECT :used_after - :used_before < 64 * 1024 AS used_flat,
 SELECT :used_before AS used_before, :used_after AS used_after,
        :total_before AS total_before, :total_after AS total_after
  WHERE :used_after - :used_before >= 64 * 1024 OR :total_after - :total_before >= 4 * 1024 * 1024;
-SELECT name, ident, parent, total_bytes, used_bytes FROM pg_backend_memory_contexts
+SELECT name, ident, level, total_bytes, used_bytes FROM pg_backend_memory_contexts
  WHERE :used_after - :used_before >= 64 * 1024 OR :total_after - :total_before >= 4 * 1024 * 1024
  ORDER BY used_bytes DESC LIMIT 10;
 

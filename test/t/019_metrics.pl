@@ -6,9 +6,11 @@
 #     server restarts; gauges are read from the tables and survive.
 # (c) With event_streaming.metrics_max_objects full, counts of new objects
 #     go to metrics_dropped_total, and the view keeps working.
-# (d) Wait events: a dequeue waiting for messages and the idle worker show
-#     as wait_event_type "Extension" in pg_stat_activity (PostgreSQL 15 has
-#     no named wait events for extensions).
+# (d) Wait events: a dequeue waiting for messages, the idle worker and the
+#     launcher show as wait_event_type "Extension" in pg_stat_activity, with
+#     the extension's own names from PostgreSQL 17 on (EventStreamingDequeue,
+#     ...WorkerNap, ...LauncherNap); 15 and 16 have no named wait events for
+#     extensions and show wait_event "Extension".
 # (e) docs/monitoring/postgres_exporter.yaml, run by the real exporter
 #     (Debian's prometheus-postgres-exporter) as a login role of the
 #     monitor recipe of docs/security.md: every (kind, metric) of es.metrics
@@ -86,6 +88,12 @@ is(sq(q{SELECT count(DISTINCT name) FROM es.metrics WHERE kind = 'category' AND 
 	'(c) every category still has its rows (a counter without room reads 0)');
 
 # --- (d) wait events
+# What pg_stat_activity shows for a wait named NAME on this server.
+sub wait_event
+{
+	my ($name) = @_;
+	return 'Extension/' . ($node->pg_version >= 17 ? "EventStreaming$name" : 'Extension');
+}
 sq(q{SELECT es.create_queue('mq-wait')});
 my ($out, $err) = ('', '');
 my $waiter = IPC::Run::start(
@@ -95,8 +103,8 @@ my $waiter = IPC::Run::start(
 ok(poll_until($node, 'postgres',
 		q{SELECT wait_event_type || '/' || wait_event FROM pg_stat_activity
 		   WHERE query LIKE '%es.dequeue(''mq-wait''%' AND pid <> pg_backend_pid() AND state = 'active'},
-		'Extension/Extension', 20),
-	'(d) a waiting dequeue shows wait event Extension/Extension')
+		wait_event('Dequeue'), 20),
+	'(d) a waiting dequeue shows wait event ' . wait_event('Dequeue'))
   or diag("waiter: $err");
 sq(q{SELECT es.enqueue('mq-wait', '{}')});
 $waiter->finish;
@@ -104,8 +112,13 @@ is($out, "1\n", '(d) the enqueue woke it with the message');
 ok(poll_until($node, 'postgres',
 		q{SELECT wait_event_type || '/' || wait_event FROM pg_stat_activity
 		   WHERE backend_type = 'event_streaming worker'},
-		'Extension/Extension', 20),
-	'(d) the idle worker shows wait event Extension/Extension');
+		wait_event('WorkerNap'), 20),
+	'(d) the idle worker shows wait event ' . wait_event('WorkerNap'));
+ok(poll_until($node, 'postgres',
+		q{SELECT wait_event_type || '/' || wait_event FROM pg_stat_activity
+		   WHERE backend_type = 'event_streaming launcher'},
+		wait_event('LauncherNap'), 20),
+	'(d) the launcher shows wait event ' . wait_event('LauncherNap'));
 
 # --- (e) the postgres_exporter query file, through the real exporter
 # Installed, or unpacked from the package by scripts/deps.sh.
