@@ -143,13 +143,18 @@ EsWorkerShmemStartup(void)
 	}
 }
 
-/* Register the launcher; only while the library is being preloaded. */
+/*
+ * Register the launcher; only while the library is being preloaded, and not
+ * in a server that pg_upgrade started (binary-upgrade mode): nothing may
+ * write to the old cluster while it is read, nor to the new one before its
+ * data files arrive.
+ */
 void
 EsWorkerInit(void)
 {
 	BackgroundWorker bgw;
 
-	if (!process_shared_preload_libraries_in_progress)
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

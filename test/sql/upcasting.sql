@@ -97,7 +97,9 @@ SELECT pg_temp.try($$SELECT es.register_upcaster('UpcOther', 1, 'up_ret_text(jso
 SELECT pg_temp.try($$SELECT es.register_upcaster('UpcOther', 1, 'up_three(jsonb,jsonb,jsonb)')$$);
 SELECT pg_temp.try($$SELECT es.register_upcaster('UpcOther', 1, 'up_set(jsonb)')$$);
 SELECT pg_temp.try($$SELECT es.register_upcaster('UpcOther', 1, 'up_proc(jsonb)')$$);
-SELECT es.register_upcaster('UpcOther', 1, 'pg_catalog.jsonb_strip_nulls(jsonb)');  -- fine: a builtin
+-- Fine: a builtin, here the (data, metadata) form.  (jsonb_strip_nulls(jsonb),
+-- the one builtin of the (data) form, has a second argument since 18.)
+SELECT es.register_upcaster('UpcOther', 1, 'pg_catalog.jsonb_concat(jsonb,jsonb)');
 -- Nothing half-written: only the last one registered.
 SELECT event_type, from_version, function, with_metadata FROM es.upcasters ORDER BY 1, 2;
 
