@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Build and install the extension into the server named by PG_CONFIG.
-# Env: PG_CONFIG, ENABLE_ASSERTS (non-empty: build with assertions),
-#      ES_INSTALL_ROOT (also install under that directory).
+# Env: PG_CONFIG, ENABLE_ASSERTS (non-empty: build with assertions).
 source "$(dirname "$0")/lib.sh"
 cd "$ES_REPO"
 
@@ -10,12 +9,15 @@ args=(PG_CONFIG="$PG_CONFIG")
 
 # make can't see a change of build flags: start clean when they differ from
 # the last build's.
+# The server's version is part of them: src/ is shared by the builds for
+# this host's server and for the servers of the Debian roots.
 stamp=tmp_check/build-flags
-if [ "$(cat "$stamp" 2>/dev/null)" != "${args[*]}" ]; then
+flags="${args[*]} $("$PG_CONFIG" --version)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$flags" ]; then
 	make --no-print-directory clean "${args[@]}" >/dev/null
 fi
 make --no-print-directory "${args[@]}"
-mkdir -p tmp_check && echo "${args[*]}" >"$stamp"
+mkdir -p tmp_check && echo "$flags" >"$stamp"
 
 es_pg_paths
 if ! is_root && ! { [ -w "$PG_EXTDIR" ] && [ -w "$("$PG_CONFIG" --pkglibdir)" ]; }; then
@@ -25,9 +27,3 @@ if ! is_root && ! { [ -w "$PG_EXTDIR" ] && [ -w "$("$PG_CONFIG" --pkglibdir)" ];
 fi
 make --no-print-directory install "${args[@]}" >/dev/null
 echo "installed event_streaming into $("$PG_CONFIG" --pkglibdir)"
-# ES_INSTALL_ROOT: also into the same paths under that directory (a Debian
-# root of scripts/pgroot.sh that holds this server beside a newer one).
-if [ -n "${ES_INSTALL_ROOT:-}" ]; then
-	make --no-print-directory install "${args[@]}" DESTDIR="$ES_INSTALL_ROOT" >/dev/null
-	echo "installed event_streaming into $ES_INSTALL_ROOT$("$PG_CONFIG" --pkglibdir)"
-fi

@@ -23,10 +23,17 @@ usage() { echo "usage: $0 path MAJOR | run MAJOR CMD..." >&2; exit 2; }
 cmd=$1 major=$2
 shift 2
 
+# PostgreSQL 15 comes from Debian 12, as the host has it: its security
+# updates (old15=bookworm-security), or its point release (old15=bookworm)
+# where the root's server cannot pg_upgrade from the newer one.
 case $major in
-17) suite=trixie script=trixie ;;
+17) suite=trixie script=trixie old15=bookworm-security ;;
 # bookworm's debootstrap has no forky script; forky is made like sid.
-18) suite=forky script=sid ;;
+# forky's 18.6 cannot read what 15.20 (bookworm-security) writes: 15.20 and
+# 17.12 keep a "pg_attver" option on every column, which 18.6's pg_restore
+# refuses (unrecognized parameter), so pg_upgrade from 15.20 fails for any
+# table.  15.18, bookworm's point release, has no such option.
+18) suite=forky script=sid old15=bookworm ;;
 *) die "PostgreSQL $major has no root: supported are 17 (trixie) and 18 (forky); 15 runs on this host" ;;
 esac
 
@@ -36,11 +43,12 @@ root=$cache/pg$major-$suite
 
 # What the suite needs in the root: the server, its headers and PGXS, pgTAP,
 # IPC::Run and prove, a compiler, git (make dist), what the client examples
-# and the metrics test use, and PostgreSQL 15 for the pg_upgrade test.
+# and the metrics test use, and PostgreSQL 15 with its headers for the
+# pg_upgrade test (the extension is built for it in the root).
 packages="postgresql-$major postgresql-server-dev-$major postgresql-$major-pgtap
 	libipc-run-perl perl make gcc libc6-dev git procps ca-certificates
 	nodejs npm python3-psycopg unzip prometheus-postgres-exporter
-	postgresql-15"
+	postgresql-15/$old15 postgresql-client-15/$old15 postgresql-server-dev-15/$old15"
 
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 
@@ -48,7 +56,8 @@ in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root 
 root_install() {
 	in_root apt-get update -q
 	# shellcheck disable=SC2086  # a list of package names
-	in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $packages
+	in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		--allow-downgrades $packages
 	in_root apt-get clean
 }
 
@@ -66,6 +75,40 @@ mounted() {
 	"$@"
 }
 
+# Settings of a root in DIR, made before its packages are installed; written
+# again when they are updated.
+configure() {
+	local dir=$1
+	# A testing suite's Release file may count as expired; no recommends.
+	cat >"$dir/etc/apt/apt.conf.d/90event-streaming" <<-EOF
+		Acquire::Check-Valid-Until "false";
+		APT::Install-Recommends "false";
+	EOF
+	echo "deb $mirror $suite main" >"$dir/etc/apt/sources.list"
+	# PostgreSQL 15 comes from bookworm ($old15), and only what $suite lacks.
+	cat >"$dir/etc/apt/sources.list.d/bookworm.list" <<-EOF
+		deb $mirror bookworm main
+		deb ${mirror%/debian}/debian-security bookworm-security main
+	EOF
+	{
+		printf 'Package: *\nPin: release n=bookworm\nPin-Priority: 100\n\n'
+		if [ "$old15" = bookworm ]; then
+			printf 'Package: *\nPin: release n=bookworm-security\nPin-Priority: -1\n'
+		else
+			printf 'Package: *\nPin: release n=bookworm-security\nPin-Priority: 100\n'
+		fi
+	} >"$dir/etc/apt/preferences.d/bookworm"
+	# No service starts in the root, and installing a server creates no
+	# cluster (it would take port 5432, which the root shares with the host).
+	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+	chmod +x "$dir/usr/sbin/policy-rc.d"
+	mkdir -p "$dir/etc/postgresql-common"
+	echo "create_main_cluster = false" >"$dir/etc/postgresql-common/createcluster.conf"
+	# This machine's TLS may go through a proxy whose CA the host trusts.
+	mkdir -p "$dir/usr/local/share/ca-certificates"
+	cp -r /usr/local/share/ca-certificates/. "$dir/usr/local/share/ca-certificates/" 2>/dev/null || true
+}
+
 make_root() {
 	is_root || die "making the PostgreSQL $major root needs root (debootstrap); run as root: $0 path $major"
 	command -v debootstrap >/dev/null || {
@@ -78,24 +121,7 @@ make_root() {
 	debootstrap --variant=minbase "$suite" "$new" "$mirror" \
 		"/usr/share/debootstrap/scripts/$script" >"$cache/debootstrap-$major.log" 2>&1 ||
 		{ tail -n 20 "$cache/debootstrap-$major.log" >&2; die "debootstrap of $suite failed; log: $cache/debootstrap-$major.log"; }
-	# A testing suite's Release file may count as expired; no recommends.
-	cat >"$new/etc/apt/apt.conf.d/90event-streaming" <<-EOF
-		Acquire::Check-Valid-Until "false";
-		APT::Install-Recommends "false";
-	EOF
-	echo "deb $mirror $suite main" >"$new/etc/apt/sources.list"
-	# PostgreSQL 15 comes from bookworm, only what is not in $suite.
-	echo "deb $mirror bookworm main" >"$new/etc/apt/sources.list.d/bookworm.list"
-	printf 'Package: *\nPin: release n=bookworm\nPin-Priority: 100\n' >"$new/etc/apt/preferences.d/bookworm"
-	# No service starts in the root, and installing a server creates no
-	# cluster (it would take port 5432, which the root shares with the host).
-	printf '#!/bin/sh\nexit 101\n' >"$new/usr/sbin/policy-rc.d"
-	chmod +x "$new/usr/sbin/policy-rc.d"
-	mkdir -p "$new/etc/postgresql-common"
-	echo "create_main_cluster = false" >"$new/etc/postgresql-common/createcluster.conf"
-	# This machine's TLS may go through a proxy whose CA the host trusts.
-	mkdir -p "$new/usr/local/share/ca-certificates"
-	cp -r /usr/local/share/ca-certificates/. "$new/usr/local/share/ca-certificates/" 2>/dev/null || true
+	configure "$new"
 	root=$new
 	unshare --mount --propagation private bash "$0" __install "$major" "$new" ||
 		die "installing packages in the PostgreSQL $major root failed"
@@ -122,8 +148,9 @@ esac
 if [ ! -d "$root" ]; then
 	make_root
 elif [ "$(cat "$root/.es-packages" 2>/dev/null)" != "$packages" ]; then
-	# The list grew since the root was made: add what is missing.
+	# The list changed since the root was made: add what is missing.
 	is_root || die "the PostgreSQL $major root needs new packages; run as root: $0 path $major"
+	configure "$root"
 	unshare --mount --propagation private bash "$0" __install "$major" "$root" ||
 		die "installing packages in the PostgreSQL $major root failed"
 	echo "$packages" >"$root/.es-packages"

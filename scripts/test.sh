@@ -94,14 +94,12 @@ run_tap() {
 	record "$suite" "$passed" "$failed"
 }
 
-# The pg_upgrade tests (test/pg_upgrade) need PostgreSQL 15 with the
-# extension beside a newer server, as the roots of scripts/pgroot.sh have
-# them (make test PG=17, PG=18); on a host with one server they do not run,
-# and the summary says so instead of counting them.
+# The pg_upgrade tests (test/pg_upgrade) need PostgreSQL 15 with its headers
+# beside a newer server, as the roots of scripts/pgroot.sh have them (make
+# test PG=17, PG=18); on a host with one server they do not run, and the
+# summary says so instead of counting them.
 run_pg_upgrade() {
-	local old=/usr/lib/postgresql/15
-	if $ready && [ "$(es_pg_major)" -gt 15 ] && [ -x "$old/bin/postgres" ] &&
-		[ -f "$old/lib/event_streaming.so" ]; then
+	if $upgrade_from_15; then
 		run_tap pg_upgrade pg_upgrade
 	else
 		summary+=("$(printf '%-12s not run: needs PostgreSQL 15 beside a newer server (make test PG=17)' pg_upgrade)")
@@ -121,8 +119,18 @@ cleanup() {
 	trap - INT TERM
 }
 
+# PostgreSQL 15 beside a newer server (the roots of PG=17, 18) gets its own
+# build first, for the pg_upgrade tests; then the server under test's.
+old15=/usr/lib/postgresql/15
+upgrade_from_15=false
+if [ "$(es_pg_major)" -gt 15 ] && [ -x "$old15/bin/postgres" ] && [ -f "$old15/lib/pgxs/src/makefiles/pgxs.mk" ]; then
+	upgrade_from_15=true
+fi
 ready=true cluster_ok=false
-("$ES_SCRIPTS/deps.sh" && "$ES_SCRIPTS/install.sh" && es_check_pg_access) || ready=false
+(
+	if $upgrade_from_15; then PG_CONFIG=$old15/bin/pg_config "$ES_SCRIPTS/install.sh"; fi &&
+		"$ES_SCRIPTS/deps.sh" && "$ES_SCRIPTS/install.sh" && es_check_pg_access
+) || ready=false
 if $ready; then es_pg_paths && cleanup && trap cleanup EXIT; fi
 rm -rf "$out/pg_regress" "$out/isolation" "$out/tap"
 mkdir -p "$out"
