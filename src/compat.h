@@ -17,6 +17,7 @@
 #include "access/genam.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
+#include "datatype/timestamp.h"
 #include "executor/executor.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -89,6 +90,16 @@ EsWaitEventNew(const char *name)
 	return PG_WAIT_EXTENSION;
 #endif
 }
+
+/*
+ * 17: an interval may be infinite ('infinity', '-infinity').  Before 17
+ * there is no such value: every interval is finite.
+ */
+#if PG_VERSION_NUM >= 170000
+#define EsIntervalIsFinite(iv) (!INTERVAL_NOT_FINITE(iv))
+#else
+#define EsIntervalIsFinite(iv) true
+#endif
 
 /*
  * 18: index_beginscan takes the scan's instrumentation (for EXPLAIN

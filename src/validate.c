@@ -151,9 +151,10 @@ EsIntervalMicroseconds(const Interval *iv)
 }
 
 /*
- * An interval argument, in microseconds: not NULL, not negative (nor zero
- * unless zero_ok), at most max_us (spelled max_text in the error).  A month
- * counts as 30 days and a day as 24 hours, as in EXTRACT(EPOCH ...).
+ * An interval argument, in microseconds: not NULL, finite, not negative
+ * (nor zero unless zero_ok), at most max_us (spelled max_text in the
+ * error).  A month counts as 30 days and a day as 24 hours, as in
+ * EXTRACT(EPOCH ...).
  */
 int64
 EsIntervalArg(FunctionCallInfo fcinfo, int argno, const char *what,
@@ -168,6 +169,13 @@ EsIntervalArg(FunctionCallInfo fcinfo, int argno, const char *what,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
 	iv = PG_GETARG_INTERVAL_P(argno);
+	if (!EsIntervalIsFinite(iv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite", what),
+				 errdetail("Got %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(iv))))));
 	days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
 	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
 		pg_add_s64_overflow(us, iv->time, &us) ||

@@ -1,8 +1,9 @@
 -- Infinite intervals.  PostgreSQL 17 made 'infinity' and '-infinity' valid
 -- intervals; every interval argument of the API has a finite range
 -- (visibility timeout up to 12 hours, delay up to 7 days, wait up to 1 hour,
--- max_age positive and finite), so it refuses them as out of range, 22023,
--- like any other value past its bound, and creates or changes nothing.
+-- max_age up to 100 years), so it refuses them as invalid, 22023, with a
+-- message of their own ("must be finite": neither bound speaks to
+-- -infinity), and creates or changes nothing.
 -- Before 17 the server itself refuses the literal (22007, invalid input
 -- syntax for type interval) before the API is called:
 -- expected/infinite_intervals_1.out is that server's output, the only
