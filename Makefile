@@ -6,6 +6,8 @@
 #   make demo                  build, install, start a throwaway cluster and walk through the API
 #   make demo-stop             stop the demo cluster
 #   make test                  build, install and run every test suite on throwaway clusters
+#   make test PG=17            the same against Debian's PostgreSQL 17 (or PG=18), in a
+#                              Debian root made on first use (scripts/pgroot.sh)
 #   make ES_SANITIZE=1         build with AddressSanitizer and UBSan (for scripts/sanitize.sh)
 #   make test-sanitize         the whole suite against an ASan+UBSan build in a private server copy
 #   make bench-sqlsmith        a bounded sqlsmith run against the extension's functions

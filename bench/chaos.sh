@@ -60,8 +60,9 @@ SO_MD5=$(so_md5)
 echo "chaos: $CYCLES cycles, load ${LOAD} s before each kill, library md5 $SO_MD5; TAP output: $OUT/prove.log"
 t0=$(date +%s)
 rc=0
+# TESTDIR places the output up to 15, TESTDATADIR and TESTLOGDIR from 16 on.
 (cd "$REPO" && as_server env PATH="$PGBIN:$PATH" PG_REGRESS="$PG_REGRESS_BIN" TESTDIR="$OUT" \
-    ES_CHAOS_CYCLES="$CYCLES" ES_CHAOS_LOAD_SECONDS="$LOAD" \
+    TESTDATADIR="$OUT/tmp_check" TESTLOGDIR="$OUT/tmp_check/log" ES_CHAOS_CYCLES="$CYCLES" ES_CHAOS_LOAD_SECONDS="$LOAD" \
     prove -v -I "$PERL_LIB" test/t/014_chaos.pl) >"$OUT/prove.log" 2>&1 || rc=$?
 secs=$(($(date +%s) - t0))
 

@@ -18,6 +18,15 @@ DATA_JSON='{"amount": 100, "currency": "EUR", "note": "benchmark event"}'
 die() { echo "bench: $*" >&2; exit 1; }
 
 # --- the PostgreSQL installation ---------------------------------------------
+# PG=MAJOR picks the server as make test does (scripts/lib.sh): 15 on this
+# host; 17 and 18 in their Debian roots, where the script runs again, after
+# building and installing the extension for that server.
+if [[ -n ${PG:-} ]]; then
+    # shellcheck source=scripts/lib.sh
+    . "$BENCH_DIR/../scripts/lib.sh"
+    es_enter_root "$0" "$@"
+    [[ -z ${ES_IN_ROOT:-} ]] || "$ES_SCRIPTS/install.sh" >/dev/null
+fi
 PG_CONFIG=${PG_CONFIG:-pg_config}
 command -v "$PG_CONFIG" >/dev/null 2>&1 || die "pg_config not found; set PG_CONFIG"
 PGBIN=$("$PG_CONFIG" --bindir)

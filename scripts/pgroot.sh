@@ -43,11 +43,12 @@ root=$cache/pg$major-$suite
 
 # What the suite needs in the root: the server, its headers and PGXS, pgTAP,
 # IPC::Run and prove, a compiler, git (make dist), what the client examples
-# and the metrics test use, and PostgreSQL 15 with its headers for the
-# pg_upgrade test (the extension is built for it in the root).
+# and the metrics test use, PgQ for bench/queue.sh, and PostgreSQL 15 with
+# its headers for the pg_upgrade test (the extension is built for it in the
+# root).
 packages="postgresql-$major postgresql-server-dev-$major postgresql-$major-pgtap
 	libipc-run-perl perl make gcc libc6-dev git procps ca-certificates
-	nodejs npm python3-psycopg unzip prometheus-postgres-exporter
+	nodejs npm python3-psycopg unzip prometheus-postgres-exporter postgresql-$major-pgq3
 	postgresql-15/$old15 postgresql-client-15/$old15 postgresql-server-dev-15/$old15"
 
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
