@@ -9,6 +9,7 @@
 #   make test PG=17            the same against Debian's PostgreSQL 17 (or PG=18), in a
 #                              Debian root made on first use (scripts/pgroot.sh)
 #   make ES_SANITIZE=1         build with AddressSanitizer and UBSan (for scripts/sanitize.sh)
+#   make check-19              build (not run) against PostgreSQL 19 from Debian experimental
 #   make test-sanitize         the whole suite against an ASan+UBSan build in a private server copy
 #   make bench-sqlsmith        a bounded sqlsmith run against the extension's functions
 #   make bench-chaos           the chaos test (test/t/014_chaos.pl) for 50 SIGKILL cycles; PASS or FAIL
@@ -40,7 +41,7 @@ all install:
 	@echo "$(PG_CONFIG) not found: run scripts/deps.sh (or make demo / make test), which installs what is missing" >&2; exit 1
 endif
 
-.PHONY: dist demo demo-stop test test-sanitize bench bench-queue bench-retention bench-ordering bench-soak bench-evolution bench-sqlsmith bench-chaos
+.PHONY: dist demo demo-stop test check-19 test-sanitize bench bench-queue bench-retention bench-ordering bench-soak bench-evolution bench-sqlsmith bench-chaos
 dist:
 	scripts/dist.sh
 
@@ -52,6 +53,9 @@ demo-stop:
 
 test:
 	scripts/test.sh
+
+check-19:
+	scripts/compile_check.sh
 
 test-sanitize:
 	scripts/sanitize.sh

@@ -23,6 +23,8 @@ usage() { echo "usage: $0 path MAJOR | run MAJOR CMD..." >&2; exit 2; }
 cmd=$1 major=$2
 shift 2
 
+# next: a suite whose packages of the next major are only downloaded, for
+# the compile check (scripts/compile_check.sh).
 # PostgreSQL 15 comes from Debian 12, as the host has it: its security
 # updates (old15=bookworm-security), or its point release (old15=bookworm)
 # where the root's server cannot pg_upgrade from the newer one.
@@ -33,7 +35,7 @@ case $major in
 # 17.12 keep a "pg_attver" option on every column, which 18.6's pg_restore
 # refuses (unrecognized parameter), so pg_upgrade from 15.20 fails for any
 # table.  15.18, bookworm's point release, has no such option.
-18) suite=forky script=sid old15=bookworm ;;
+18) suite=forky script=sid old15=bookworm next=experimental ;;
 *) die "PostgreSQL $major has no root: supported are 17 (trixie) and 18 (forky); 15 runs on this host" ;;
 esac
 
@@ -50,6 +52,9 @@ packages="postgresql-$major postgresql-server-dev-$major postgresql-$major-pgtap
 	libipc-run-perl perl make gcc libc6-dev git procps ca-certificates
 	nodejs npm python3-psycopg unzip prometheus-postgres-exporter postgresql-$major-pgq3
 	postgresql-15/$old15 postgresql-client-15/$old15 postgresql-server-dev-15/$old15"
+
+# What a root was made with: when it changes, the root is brought up to it.
+stamp="$packages ${next:-}"
 
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 
@@ -99,6 +104,11 @@ configure() {
 			printf 'Package: *\nPin: release n=bookworm-security\nPin-Priority: 100\n'
 		fi
 	} >"$dir/etc/apt/preferences.d/bookworm"
+	# The next major's packages: never installed, only downloaded.
+	if [ -n "${next:-}" ]; then
+		echo "deb $mirror $next main" >"$dir/etc/apt/sources.list.d/$next.list"
+		printf 'Package: *\nPin: release a=%s\nPin-Priority: 1\n' "$next" >"$dir/etc/apt/preferences.d/$next"
+	fi
 	# No service starts in the root, and installing a server creates no
 	# cluster (it would take port 5432, which the root shares with the host).
 	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
@@ -127,7 +137,7 @@ make_root() {
 	unshare --mount --propagation private bash "$0" __install "$major" "$new" ||
 		die "installing packages in the PostgreSQL $major root failed"
 	in_root update-ca-certificates >/dev/null 2>&1 || true
-	echo "$packages" >"$new/.es-packages"
+	echo "$stamp" >"$new/.es-packages"
 	mv "$new" "${new%.new}"
 	root=${new%.new}
 }
@@ -148,13 +158,13 @@ esac
 
 if [ ! -d "$root" ]; then
 	make_root
-elif [ "$(cat "$root/.es-packages" 2>/dev/null)" != "$packages" ]; then
+elif [ "$(cat "$root/.es-packages" 2>/dev/null)" != "$stamp" ]; then
 	# The list changed since the root was made: add what is missing.
 	is_root || die "the PostgreSQL $major root needs new packages; run as root: $0 path $major"
 	configure "$root"
 	unshare --mount --propagation private bash "$0" __install "$major" "$root" ||
 		die "installing packages in the PostgreSQL $major root failed"
-	echo "$packages" >"$root/.es-packages"
+	echo "$stamp" >"$root/.es-packages"
 fi
 
 case $cmd in

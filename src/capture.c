@@ -319,37 +319,39 @@ RowJsonb(RowShape *shape, HeapTuple tup, TupleDesc desc)
 }
 
 static void
-PushKey(JsonbParseState **state, const char *key)
+PushKey(EsJsonbBuild *b, const char *key)
 {
 	JsonbValue	v;
 
 	v.type = jbvString;
 	v.val.string.val = (char *) key;
 	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
+	EsJsonbPush(b, WJB_KEY, &v);
 }
 
 static void
-PushRow(JsonbParseState **state, const char *key, Jsonb *row)
+PushRow(EsJsonbBuild *b, const char *key, Jsonb *row)
 {
 	JsonbValue	v;
 
-	PushKey(state, key);
+	PushKey(b, key);
 	v.type = jbvBinary;
 	v.val.binary.data = &row->root;
 	v.val.binary.len = 0;
-	pushJsonbValue(state, WJB_VALUE, &v);
+	EsJsonbPush(b, WJB_VALUE, &v);
 }
 
 /* {"new": new} or {"old": old} */
 static Jsonb *
 OneRow(const char *key, Jsonb *row)
 {
-	JsonbParseState *state = NULL;
+	EsJsonbBuild b;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	PushRow(&state, key, row);
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	EsJsonbBuildInit(&b);
+	EsJsonbPush(&b, WJB_BEGIN_OBJECT, NULL);
+	PushRow(&b, key, row);
+	EsJsonbPush(&b, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(EsJsonbResult(&b));
 }
 
 /*
@@ -415,7 +417,7 @@ es_import_table(PG_FUNCTION_ARGS)
 		}
 		InitShape(&shape, leaf, key_name, CurrentMemoryContext);
 		snap = RegisterSnapshot(GetLatestSnapshot());
-		scan = table_beginscan(leaf, snap, 0, NULL);
+		scan = EsTableBeginScan(leaf, snap, 0, NULL);
 		slot = table_slot_create(leaf, NULL);
 		old = MemoryContextSwitchTo(batch_cxt);
 		for (;;)
@@ -584,12 +586,12 @@ OperationMetadata(FunctionCallInfo fcinfo, RowShape *shape, int op)
 	return shape->metadata[op];
 }
 
-/* Names of the columns whose values differ between the two rows, as jsonb. */
-static JsonbValue *
-Changed(JsonbParseState **state, HeapTuple old, HeapTuple new, TupleDesc desc, int *count)
+/* Push the names of the columns whose values differ between the two rows. */
+static void
+PushChanged(EsJsonbBuild *b, HeapTuple old, HeapTuple new, TupleDesc desc, int *count)
 {
 	*count = 0;
-	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	EsJsonbPush(b, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -609,11 +611,11 @@ Changed(JsonbParseState **state, HeapTuple old, HeapTuple new, TupleDesc desc, i
 			v.type = jbvString;
 			v.val.string.val = NameStr(att->attname);
 			v.val.string.len = strlen(NameStr(att->attname));
-			pushJsonbValue(state, WJB_ELEM, &v);
+			EsJsonbPush(b, WJB_ELEM, &v);
 			(*count)++;
 		}
 	}
-	return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	EsJsonbPush(b, WJB_END_ARRAY, NULL);
 }
 
 /*
@@ -659,19 +661,20 @@ CaptureChange(FunctionCallInfo fcinfo, TriggerData *trig, RowShape *shape, char 
 		}
 		else
 		{
-			JsonbParseState *state = NULL;
-			JsonbValue *data;
+			EsJsonbBuild b;
 			int			count;
 
-			pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-			PushRow(&state, "new", new_row);
-			PushRow(&state, "old", old_row);
-			PushKey(&state, "changed");
-			(void) Changed(&state, old, new, desc, &count);
-			data = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+			EsJsonbBuildInit(&b);
+			EsJsonbPush(&b, WJB_BEGIN_OBJECT, NULL);
+			PushRow(&b, "new", new_row);
+			PushRow(&b, "old", old_row);
+			PushKey(&b, "changed");
+			PushChanged(&b, old, new, desc, &count);
+			EsJsonbPush(&b, WJB_END_OBJECT, NULL);
 			if (count > 0)
 				(void) EsAppendCaptured(new_stream, psprintf("%sUpdated", args[2]),
-										JsonbValueToJsonb(data), OperationMetadata(fcinfo, shape, 1));
+										JsonbValueToJsonb(EsJsonbResult(&b)),
+										OperationMetadata(fcinfo, shape, 1));
 		}
 	}
 }

@@ -248,8 +248,8 @@ WriteVersion(Messages *m, Datum *values, bool *nulls, bool wait)
 	ExecStoreVirtualTuple(m->newslot);
 	ExecMaterializeSlot(m->newslot);
 
-	res = table_tuple_update(m->rel, &m->slot->tts_tid, m->newslot, m->cid, m->snap,
-							 InvalidSnapshot, wait, &tmfd, &lockmode, &update_indexes);
+	res = EsTableTupleUpdate(m->rel, &m->slot->tts_tid, m->newslot, m->cid, m->snap,
+							 wait, &tmfd, &lockmode, &update_indexes);
 	if (res == TM_Ok && EsUpdateNeedsIndexes(update_indexes))
 		InsertIndexEntries(m, EsUpdateSummarizingOnly(update_indexes));
 	return res;
@@ -261,8 +261,7 @@ DeleteVersion(Messages *m, bool wait)
 {
 	TM_FailureData tmfd;
 
-	return table_tuple_delete(m->rel, &m->slot->tts_tid, m->cid, m->snap,
-							  InvalidSnapshot, wait, &tmfd, false);
+	return EsTableTupleDelete(m->rel, &m->slot->tts_tid, m->cid, m->snap, wait, &tmfd);
 }
 
 /* Copy the deformed version in m->slot into values/nulls. */

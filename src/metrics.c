@@ -106,9 +106,8 @@ EsMetricsShmemStartup(void)
 	}
 	info.keysize = sizeof(EsMetricKey);
 	info.entrysize = sizeof(EsMetricEntry);
-	metrics_hash = ShmemInitHash("event_streaming metrics by object",
-								 es_metrics_max_objects, es_metrics_max_objects,
-								 &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	metrics_hash = EsShmemInitHash("event_streaming metrics by object", es_metrics_max_objects,
+								   &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 }
 
 /* Add this transaction's counts to the shared ones. */

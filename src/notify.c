@@ -109,7 +109,7 @@ EsNotifyXactEvent(XactEvent event)
 		case XACT_EVENT_COMMIT:
 			if (wake_worker)
 				EsWakeWorker(last_position > 0);
-			/* FALLTHROUGH */
+			EsFallthrough;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:

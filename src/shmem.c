@@ -235,7 +235,7 @@ EsPrepared(void)
 
 	if (!TransactionIdIsValid(es_preparing_xid))
 		return;
-	dummy = TwoPhaseGetDummyProc(es_preparing_xid, false);
+	dummy = EsTwoPhaseGetDummyProc(es_preparing_xid);
 	theirs = &es_shared->slot[EsProcNumber(dummy)];
 	LWLockAcquire(es_shared->lock, LW_SHARED);
 	theirs->dbid = MyDatabaseId;
@@ -268,7 +268,7 @@ EsXactCallback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PREPARE:
 			EsPrepared();
-			/* FALLTHROUGH */
+			EsFallthrough;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
