@@ -185,6 +185,22 @@ is($got, $id, 'a normal dequeue in the same session returns the message');
 is($payload, '"after-cancel"', 'with its payload');
 is($sa->query_safe(qq{SELECT es.ack('wq', $got, '$receipt')}), 't', 'and acks it');
 
+# --- an older snapshot in use keeps the horizon: with a cursor open from
+# before a transaction that ended since, the waiting dequeue holds its xmin
+# for the cursor (the rule of ReleaseXmin in claim.c), and releases nothing
+# the cursor still reads.
+$sa->query_safe('BEGIN');
+$sa->query_safe('DECLARE older CURSOR FOR SELECT g FROM generate_series(1, 3) g');
+is($sa->query_safe('FETCH 1 FROM older'), '1', 'a cursor is open in A\'s transaction');
+$sb->query_safe('SELECT pg_current_xact_id()');    # a transaction ends after the cursor's snapshot
+$n = send_sql($sa, q{SELECT count(*) FROM es.dequeue('wq', 'a', wait => '3 seconds')});
+my (undef, undef, $kept) = wait_until_waiting();
+is($kept, 5, 'with an older cursor open, the waiting dequeue keeps its xmin (backend_xmin NOT NULL)');
+($out, $err) = collect($sa, $n, 10);
+is($out, '0', 'and returns no rows when the wait ends');
+is($sa->query_safe('FETCH 2 FROM older'), "2\n3", 'the cursor reads on after the wait');
+$sa->query_safe('COMMIT');
+
 # --- more wake-ups, after the cancel too; the median is the real measure
 push @delays, wake_round(0.1) for 1 .. 19;
 my $med = median(@delays);
