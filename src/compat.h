@@ -1,7 +1,7 @@
 /*
  * compat.h
  *	  Every difference between the PostgreSQL majors event_streaming builds
- *	  against (15 to 18), in one place.
+ *	  against (15 to 19), in one place.
  *
  * One shim per API change, named after what it does, with the version that
  * changed it.  The modules call the shim and never test PG_VERSION_NUM
