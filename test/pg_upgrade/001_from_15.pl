@@ -32,7 +32,7 @@ my $old = PostgreSQL::Test::Cluster->new('old', install_path => $old_path);
 $old->init;
 $old->append_conf('postgresql.conf', $conf);
 $old->start;
-is($old->safe_psql('postgres', 'SHOW server_version_num') =~ /^15/ ? 15 : 0, 15, 'the old server is 15');
+like($old->safe_psql('postgres', 'SHOW server_version_num'), qr/^15\d{4}$/, 'the old server is 15');
 
 $old->safe_psql('postgres', q{
 CREATE EXTENSION event_streaming;
