@@ -194,10 +194,10 @@ SQL
 }
 
 index_shape() {
-    q "SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid),
-                                        '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ', 'CREATE \1INDEX ON t '),
-                         E'\n' ORDER BY 1)
-         FROM pg_index WHERE indrelid = '$1'::regclass"
+    q "SELECT string_agg(d, E'\n' ORDER BY d)
+         FROM (SELECT regexp_replace(pg_get_indexdef(indexrelid),
+                                     '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ', 'CREATE \1INDEX ON t ') AS d
+                 FROM pg_index WHERE indrelid = '$1'::regclass) i"
 }
 
 # --- workload files (pgbench scripts; psql scripts of $BATCHES batches) ------
