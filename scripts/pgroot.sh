@@ -70,7 +70,8 @@ root_install() {
 # Mount what a root needs, in a private mount namespace so that everything
 # goes when the command ends: proc, /dev with its own /dev/shm (the server's
 # shared memory), and the repository at the same path as on the host.
-# Runs "$@" with ROOT set; used as: unshare ... bash pgroot.sh __mounted ...
+# Then runs "$@"; the commands __install and __run below call it through
+# unshare.
 mounted() {
 	mount -t proc proc "$root/proc"
 	mount --rbind /dev "$root/dev"
