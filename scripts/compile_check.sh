@@ -20,11 +20,13 @@ fi
 cd "$ES_REPO"
 
 cache=/var/cache/es-pg19
+# Only the current candidates: what an earlier run downloaded goes first.
+rm -rf "$cache/debs"
 mkdir -p "$cache/debs"
 (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root \
 	postgresql-server-dev-19 postgresql-client-19) >/dev/null ||
 	die "could not download PostgreSQL 19's packages from Debian experimental"
-debs=$(cd "$cache/debs" && ls -t postgresql-server-dev-19_*.deb postgresql-client-19_*.deb | head -n 2 | sort)
+debs=$(cd "$cache/debs" && ls ./*.deb | sed 's|^\./||')
 if [ "$(cat "$cache/unpacked" 2>/dev/null)" != "$debs" ]; then
 	rm -rf "$cache/root"
 	for d in $debs; do dpkg-deb -x "$cache/debs/$d" "$cache/root"; done
